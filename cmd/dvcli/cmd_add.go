@@ -1,0 +1,105 @@
+package dvcli
+
+import (
+	"context"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/objects/workspace"
+)
+
+func goVersion() string { return runtime.Version() }
+
+func cmdAdd(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "add",
+		Usage:     "store files or directories and write their PATH.dv pointer files",
+		ArgsUsage: "PATH...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "kind", Value: "dataset", Usage: "dataset, labels, model or other"},
+			&cli.StringFlag{Name: "name", Usage: "a name for this data"},
+			&cli.StringFlag{Name: "labels-for", Usage: "the dataset these labels are for (implies --kind labels)"},
+			&cli.StringSliceFlag{Name: "meta", Usage: "metadata `k=v` (repeatable)"},
+			&cli.StringFlag{Name: "desc", Usage: "a description"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel workers (default: CPUs)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() == 0 {
+				return usagef("add needs at least one PATH")
+			}
+			opts := workspace.AddOptions{Kind: cmd.String("kind"), Name: cmd.String("name"),
+				LabelsFor: cmd.String("labels-for"), Desc: cmd.String("desc")}
+			for _, kv := range cmd.StringSlice("meta") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usagef("--meta %q: want k=v", kv)
+				}
+				if opts.Meta == nil {
+					opts.Meta = map[string]string{}
+				}
+				opts.Meta[k] = v
+			}
+			if err := opts.Validate(); err != nil {
+				return usageError{err}
+			}
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			r.Jobs = cmd.Int("jobs")
+			rels, err := relPaths(r, cmd.Args().Slice())
+			if err != nil {
+				return err
+			}
+			var results []*workspace.AddResult
+			for _, rel := range rels {
+				onData, done := e.bar("adding "+rel, 0)
+				r.OnData = onData
+				res, err := r.Add(ctx, rel, opts)
+				done()
+				if err != nil {
+					return err
+				}
+				results = append(results, res)
+				if !e.json {
+					state := "added"
+					if res.Unchanged {
+						state = "unchanged"
+					}
+					e.printf("%s %s: %d files, %s, %s new (%s stored)\n", state, rel, res.Files,
+						humanBytes(res.Bytes), humanBytes(res.NewBytes), humanBytes(res.StoredBytes))
+				}
+			}
+			if e.json {
+				return e.printJSON(results)
+			}
+			if !e.quiet && anyChanged(results) {
+				e.printf("To track the changes with git, run:\n\tgit add %s\n", pointerList(rels))
+			}
+			return nil
+		},
+	}
+}
+
+func anyChanged(rs []*workspace.AddResult) bool {
+	for _, r := range rs {
+		if !r.Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+func pointerList(rels []string) string {
+	var b strings.Builder
+	for i, r := range rels {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(r + workspace.PointerExt)
+	}
+	return b.String() + " .gitignore"
+}

@@ -1,0 +1,105 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
+)
+
+func cmdGC(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "gc",
+		Usage: "delete stored data that nothing in scope needs",
+		Description: "Always kept: the data of the pointer files in the work tree and of dv refs.\n" +
+			"--all-commits also keeps what any commit reachable from a branch, tag or HEAD names (the safe choice).\n" +
+			"--workspace keeps only the work tree's data.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all-commits", Aliases: []string{"a"}, Usage: "keep data any git commit, branch or tag reaches"},
+			&cli.BoolFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "keep only the work tree's data"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted, delete nothing"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			all, ws := cmd.Bool("all-commits"), cmd.Bool("workspace")
+			if all == ws {
+				return usagef("gc needs a scope: --all-commits (keeps all history) or --workspace")
+			}
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			unlock, err := r.Store.Lock(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			roots, err := gcRoots(ctx, e, r, all)
+			if err != nil {
+				return err
+			}
+			live, err := r.Store.Reachable(ctx, roots)
+			if err != nil {
+				return err
+			}
+			st, err := r.Store.GC(ctx, live, cmd.Bool("dry-run"))
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"dry_run": cmd.Bool("dry-run"), "stats": st})
+			}
+			verb := "removed"
+			if cmd.Bool("dry-run") {
+				verb = "would remove"
+			}
+			e.printf("%s %d objects (%s), %d packs deleted, %d rewritten; %d objects kept\n", verb,
+				st.Removed, humanBytes(st.RemovedBytes), st.PacksDeleted, st.PacksRewritten, st.Live)
+			return nil
+		},
+	}
+}
+
+// gcRoots collects what gc must keep: work-tree pointers, dv refs and,
+// with all, every pointer in git history.
+func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]objects.ID, error) {
+	ptrs, err := r.ReadPointers(nil)
+	if err != nil {
+		return nil, err
+	}
+	var roots []objects.ID
+	for _, p := range ptrs {
+		roots = append(roots, p.OID)
+	}
+	_, refIDs, err := refs.Open(filepath.Join(r.Dir, "refs")).List()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range refIDs {
+		roots = append(roots, id)
+	}
+	if !all {
+		return roots, nil
+	}
+	g, err := openGit(r)
+	if errors.Is(err, refs.ErrNoGit) {
+		return nil, errors.New("gc --all-commits: the project is not in a git repository; use --workspace")
+	}
+	if err != nil {
+		return nil, err
+	}
+	hist, err := g.HistoryRoots(ctx, func(err error) {
+		if !e.quiet {
+			e.warnf("skipping unreadable pointer %v", err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(roots, hist...), nil
+}

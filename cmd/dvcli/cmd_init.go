@@ -1,0 +1,102 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
+)
+
+const yamlTemplate = `# dv project file (committed to git). See dv help and docs/ for every key.
+version: 1
+project: %s
+# goal: the business goal, in one sentence.
+# kpi:                       # the business metric: a key in the metrics file
+#   name: revenue_per_ha
+#   direction: higher
+# metrics:
+#   primary: rmse
+# promotion:
+#   alias: production        # the alias that dv promote moves by default
+#   criteria:                # all must hold against the current holder
+#     - metric: rmse
+#       direction: lower
+#       threshold: 2.0
+#       min_relative_improvement: 0.02
+# drift:
+#   method: auto
+#   threshold: 0.1
+# remotes:
+#   default: shelf
+#   shelf: {url: ../shelf}
+`
+
+func cmdInit(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "init",
+		Usage:     "create .dv/ and a commented dv.yaml in the current directory",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-git", Usage: "allow a project outside a git work tree"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() > 0 {
+				return usagef("init takes no arguments")
+			}
+			root, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			if !cmd.Bool("no-git") {
+				if _, err := refs.OpenGit(root); errors.Is(err, refs.ErrNoGit) {
+					return fmt.Errorf("%s is not in a git work tree: run git init first, or dv init --no-git", root)
+				} else if err != nil {
+					return err
+				}
+			}
+			_, statErr := os.Stat(filepath.Join(root, workspace.DirName))
+			existed := statErr == nil
+			if err := workspace.Init(root); err != nil {
+				return err
+			}
+			yml := filepath.Join(root, "dv.yaml")
+			if _, err := os.Stat(yml); errors.Is(err, fs.ErrNotExist) {
+				body := fmt.Sprintf(yamlTemplate, filepath.Base(root))
+				if err := objects.WriteFileAtomic(yml, []byte(body), 0o644); err != nil {
+					return err
+				}
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"root": root, "reinitialized": existed})
+			}
+			if existed {
+				e.printf("Reinitialized dv project in %s\n", root)
+			} else {
+				e.printf("Initialized dv project in %s\n", root)
+			}
+			return nil
+		},
+	}
+}
+
+func cmdVersion(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print dv's version",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if e.json {
+				return e.printJSON(map[string]string{"version": Version, "go": goVersion()})
+			}
+			e.printf("dv %s (%s)\n", Version, goVersion())
+			return nil
+		},
+	}
+}

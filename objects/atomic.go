@@ -1,0 +1,64 @@
+package objects
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// commitFile gives the temporary file f the mode perm, syncs and closes it,
+// renames it to dir/name and syncs dir, so the file appears whole or not at
+// all. On error the temporary file is removed.
+func commitFile(f *os.File, dir, name string, perm os.FileMode) error {
+	tmp := f.Name()
+	err := f.Chmod(perm)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory so that renames into it are durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory: the file is replaced whole or not at all.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return commitFile(f, dir, name, perm)
+}

@@ -1,0 +1,87 @@
+package objects
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression of a stored object, recorded per object in packs and indexes.
+const (
+	compRaw  uint8 = 0 // stored as is
+	compZstd uint8 = 1 // one zstd frame
+)
+
+// MaxObjectSize bounds the decoded size of any object, so that a damaged or
+// hostile index cannot make dv allocate without limit.
+const MaxObjectSize = 256 << 20
+
+var (
+	codecOnce sync.Once
+	encoder   *zstd.Encoder
+	decoder   *zstd.Decoder
+	codecErr  error
+)
+
+// codecs returns the shared zstd encoder and decoder; EncodeAll and
+// DecodeAll are safe for concurrent use.
+func codecs() (*zstd.Encoder, *zstd.Decoder, error) {
+	codecOnce.Do(func() {
+		encoder, codecErr = zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithZeroFrames(true))
+		if codecErr != nil {
+			return
+		}
+		decoder, codecErr = zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(0),
+			zstd.WithDecoderMaxMemory(MaxObjectSize),
+			zstd.WithDecoderMaxWindow(MaxObjectSize))
+	})
+	return encoder, decoder, codecErr
+}
+
+// compress appends the stored form of data to dst: zstd when it is smaller,
+// otherwise the raw bytes.
+func compress(dst, data []byte) ([]byte, uint8, error) {
+	enc, _, err := codecs()
+	if err != nil {
+		return nil, 0, err
+	}
+	start := len(dst)
+	out := enc.EncodeAll(data, dst)
+	if len(out)-start < len(data) {
+		return out, compZstd, nil
+	}
+	return append(out[:start], data...), compRaw, nil
+}
+
+// decompress returns the raw bytes of a stored object of rawLen bytes.
+func decompress(comp uint8, stored []byte, rawLen int) ([]byte, error) {
+	switch comp {
+	case compRaw:
+		if len(stored) != rawLen {
+			return nil, fmt.Errorf("stored length %d, expected %d", len(stored), rawLen)
+		}
+		return stored, nil
+	case compZstd:
+		_, dec, err := codecs()
+		if err != nil {
+			return nil, err
+		}
+		if rawLen > MaxObjectSize {
+			return nil, fmt.Errorf("declared size %d over the limit", rawLen)
+		}
+		out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		if len(out) != rawLen {
+			return nil, fmt.Errorf("decoded length %d, expected %d", len(out), rawLen)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown compression %d", comp)
+}

@@ -1,0 +1,182 @@
+package objects
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, ChunkMax); return &b }}
+
+// Putter stores an object and returns its id. *Writer is one; HashOnly
+// computes ids without storing anything.
+type Putter interface {
+	Put(ctx context.Context, t Type, data []byte) (ID, error)
+}
+
+// HashOnly is a Putter that stores nothing.
+type HashOnly struct{}
+
+// Put returns the id of data.
+func (HashOnly) Put(_ context.Context, t Type, data []byte) (ID, error) { return Hash(t, data), nil }
+
+// PutFile cuts r into chunks, puts them to w, and returns the file's
+// content id: the blob id when the file is one chunk (or empty), else the id
+// of a List of its chunks. Up to jobs chunks are put at once.
+func PutFile(ctx context.Context, w Putter, r io.Reader, jobs int) (ID, int64, error) {
+	ch := NewChunker(r)
+	first, err := ch.Next()
+	if err == io.EOF {
+		id, err := w.Put(ctx, TypeBlob, nil)
+		return id, 0, err
+	}
+	if err != nil {
+		return ID{}, 0, err
+	}
+	firstCopy := append([]byte(nil), first...)
+	second, err := ch.Next()
+	if err == io.EOF {
+		id, err := w.Put(ctx, TypeBlob, firstCopy)
+		return id, int64(len(firstCopy)), err
+	}
+	if err != nil {
+		return ID{}, 0, err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(jobs, 1))
+	var refs []*ChunkRef
+	var total int64
+	submit := func(data []byte) {
+		bp := chunkPool.Get().(*[]byte)
+		buf := append((*bp)[:0], data...)
+		ref := &ChunkRef{Size: uint32(len(buf))}
+		refs = append(refs, ref)
+		total += int64(len(buf))
+		g.Go(func() error {
+			defer func() { *bp = buf[:0]; chunkPool.Put(bp) }()
+			id, err := w.Put(gctx, TypeBlob, buf)
+			ref.ID = id
+			return err
+		})
+	}
+	submit(firstCopy)
+	for data := second; ; {
+		if gctx.Err() != nil {
+			break
+		}
+		submit(data)
+		data, err = ch.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			_ = g.Wait()
+			return ID{}, 0, err
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return ID{}, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return ID{}, 0, err
+	}
+	list := make([]ChunkRef, len(refs))
+	for i, r := range refs {
+		list[i] = *r
+	}
+	id, err := w.Put(ctx, TypeList, EncodeList(list))
+	return id, total, err
+}
+
+// FileChunks returns the chunks of the file with content id, and its size.
+func (s *Store) FileChunks(ctx context.Context, id ID) ([]ChunkRef, int64, error) {
+	l, ok := s.Lookup(id)
+	if !ok {
+		return nil, 0, &NotFoundError{ID: id}
+	}
+	switch l.Type {
+	case TypeBlob:
+		return []ChunkRef{{ID: id, Size: l.RawLen}}, int64(l.RawLen), nil
+	case TypeList:
+		b, err := s.LoadType(ctx, id, TypeList)
+		if err != nil {
+			return nil, 0, err
+		}
+		chunks, err := DecodeList(b)
+		if err != nil {
+			return nil, 0, corrupt("list", id.String(), "%v", err)
+		}
+		var n int64
+		for _, c := range chunks {
+			n += int64(c.Size)
+		}
+		return chunks, n, nil
+	}
+	return nil, 0, fmt.Errorf("object %s is a %s, not file content", id.Short(), l.Type)
+}
+
+// ReadFile writes the content of file id to dst, verifying every chunk.
+func (s *Store) ReadFile(ctx context.Context, id ID, dst io.Writer) (int64, error) {
+	chunks, _, err := s.FileChunks(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range chunks {
+		data, err := s.LoadType(ctx, c.ID, TypeBlob)
+		if err != nil {
+			return n, err
+		}
+		if len(data) != int(c.Size) {
+			return n, corrupt("list", id.String(), "chunk %s has %d bytes, list says %d", c.ID.Short(), len(data), c.Size)
+		}
+		m, err := dst.Write(data)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Children returns the ids an object refers to: a tree's entries, a list's
+// chunks. Blobs refer to nothing.
+func (s *Store) Children(ctx context.Context, id ID) ([]ID, error) {
+	t, data, err := s.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return children(id, t, data)
+}
+
+func children(id ID, t Type, data []byte) ([]ID, error) {
+	switch t {
+	case TypeTree:
+		tree, err := DecodeTree(data)
+		if err != nil {
+			return nil, corrupt("tree", id.String(), "%v", err)
+		}
+		var ids []ID
+		for _, e := range tree.Entries {
+			if !e.ID.IsZero() {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids, nil
+	case TypeList:
+		chunks, err := DecodeList(data)
+		if err != nil {
+			return nil, corrupt("list", id.String(), "%v", err)
+		}
+		ids := make([]ID, len(chunks))
+		for i, c := range chunks {
+			ids[i] = c.ID
+		}
+		return ids, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,202 @@
+package objects
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/zeebo/blake3"
+)
+
+// Pack file layout (version 1, see docs/FORMATS.md):
+//
+//	"DVPACK1\n"                      8-byte header
+//	stored objects, back to back     each raw or one zstd frame
+//	entry × count                    packEntrySize bytes each (see encodeEntry)
+//	count  uint32 little endian
+//	"DVPKEND1"                       8-byte footer magic
+//
+// A pack is named by the BLAKE3-256 of its whole content.
+const (
+	packHeader    = "DVPACK1\n"
+	packFooter    = "DVPKEND1"
+	packEntrySize = IDSize + 1 + 1 + 8 + 4 + 4
+	// PackTargetSize is the size at which a pack is closed.
+	PackTargetSize = 32 << 20
+	// maxPackEntries bounds the entry count read from an untrusted trailer.
+	maxPackEntries = 1 << 22
+)
+
+// Entry locates one stored object inside a pack.
+type Entry struct {
+	ID     ID
+	Type   Type
+	Comp   uint8
+	Offset uint64 // from the start of the pack file
+	Length uint32 // stored length
+	RawLen uint32 // decoded length
+}
+
+func encodeEntry(b []byte, e Entry) []byte {
+	b = append(b, e.ID[:]...)
+	b = append(b, byte(e.Type), e.Comp)
+	b = binary.LittleEndian.AppendUint64(b, e.Offset)
+	b = binary.LittleEndian.AppendUint32(b, e.Length)
+	b = binary.LittleEndian.AppendUint32(b, e.RawLen)
+	return b
+}
+
+func decodeEntry(b []byte) Entry {
+	var e Entry
+	copy(e.ID[:], b[:IDSize])
+	b = b[IDSize:]
+	e.Type = Type(b[0])
+	e.Comp = b[1]
+	e.Offset = binary.LittleEndian.Uint64(b[2:])
+	e.Length = binary.LittleEndian.Uint32(b[10:])
+	e.RawLen = binary.LittleEndian.Uint32(b[14:])
+	return e
+}
+
+// check validates an entry read from an untrusted file. dataEnd is where the
+// stored objects end (the trailer's start) when known, else 0.
+func (e Entry) check(dataEnd uint64) error {
+	if !e.Type.Valid() {
+		return fmt.Errorf("object %s: unknown type %d", e.ID.Short(), uint8(e.Type))
+	}
+	if e.Comp != compRaw && e.Comp != compZstd {
+		return fmt.Errorf("object %s: unknown compression %d", e.ID.Short(), e.Comp)
+	}
+	limit := uint32(MaxObjectSize)
+	if e.Type == TypeBlob {
+		limit = ChunkMax
+	}
+	if e.RawLen > limit {
+		return fmt.Errorf("object %s: size %d over the limit %d", e.ID.Short(), e.RawLen, limit)
+	}
+	if e.Comp == compRaw && e.Length != e.RawLen {
+		return fmt.Errorf("object %s: raw length %d differs from size %d", e.ID.Short(), e.Length, e.RawLen)
+	}
+	if e.Offset < uint64(len(packHeader)) || e.Offset > 1<<40 {
+		return fmt.Errorf("object %s: offset %d out of range", e.ID.Short(), e.Offset)
+	}
+	if dataEnd > 0 && e.Offset+uint64(e.Length) > dataEnd {
+		return fmt.Errorf("object %s: extends past the data area", e.ID.Short())
+	}
+	return nil
+}
+
+// packWriter appends stored objects to a temporary pack file.
+type packWriter struct {
+	f       *os.File
+	bw      *bufio.Writer
+	h       *blake3.Hasher
+	off     uint64
+	entries []Entry
+}
+
+func newPackWriter(tmpDir string) (*packWriter, error) {
+	f, err := os.CreateTemp(tmpDir, "pack-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("create pack: %w", err)
+	}
+	p := &packWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20), h: blake3.New()}
+	if err := p.write([]byte(packHeader)); err != nil {
+		p.abort()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *packWriter) write(b []byte) error {
+	_, _ = p.h.Write(b)
+	if _, err := p.bw.Write(b); err != nil {
+		return fmt.Errorf("write pack %s: %w", p.f.Name(), err)
+	}
+	p.off += uint64(len(b))
+	return nil
+}
+
+// add appends one stored object.
+func (p *packWriter) add(id ID, t Type, comp uint8, stored []byte, rawLen int) error {
+	e := Entry{ID: id, Type: t, Comp: comp, Offset: p.off, Length: uint32(len(stored)), RawLen: uint32(rawLen)}
+	if err := p.write(stored); err != nil {
+		return err
+	}
+	p.entries = append(p.entries, e)
+	return nil
+}
+
+func (p *packWriter) size() uint64 { return p.off }
+
+// finish writes the trailer, syncs and closes the file, and moves it to
+// dir/<id>. It returns the pack id.
+func (p *packWriter) finish(dir string) (ID, error) {
+	trailer := make([]byte, 0, len(p.entries)*packEntrySize+12)
+	for _, e := range p.entries {
+		trailer = encodeEntry(trailer, e)
+	}
+	trailer = binary.LittleEndian.AppendUint32(trailer, uint32(len(p.entries)))
+	trailer = append(trailer, packFooter...)
+	var id ID
+	if err := p.write(trailer); err != nil {
+		p.abort()
+		return id, err
+	}
+	p.h.Sum(id[:0])
+	if err := p.bw.Flush(); err != nil {
+		p.abort()
+		return id, fmt.Errorf("write pack: %w", err)
+	}
+	if err := commitFile(p.f, dir, id.String(), 0o444); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+func (p *packWriter) abort() {
+	name := p.f.Name()
+	_ = p.f.Close()
+	_ = os.Remove(name)
+}
+
+// ReadPackEntries reads and checks the trailer of a pack of the given size.
+func ReadPackEntries(r io.ReaderAt, size int64) ([]Entry, error) {
+	tail := int64(4 + len(packFooter))
+	if size < int64(len(packHeader))+tail {
+		return nil, fmt.Errorf("pack too short (%d bytes)", size)
+	}
+	var hdr [len(packHeader)]byte
+	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+		return nil, fmt.Errorf("read pack header: %w", err)
+	}
+	if string(hdr[:]) != packHeader {
+		return nil, fmt.Errorf("not a dv pack (bad header)")
+	}
+	buf := make([]byte, tail)
+	if _, err := r.ReadAt(buf, size-tail); err != nil {
+		return nil, fmt.Errorf("read pack footer: %w", err)
+	}
+	if string(buf[4:]) != packFooter {
+		return nil, fmt.Errorf("truncated pack (bad footer)")
+	}
+	n := binary.LittleEndian.Uint32(buf)
+	if n > maxPackEntries || int64(n)*packEntrySize > size-tail-int64(len(packHeader)) {
+		return nil, fmt.Errorf("pack trailer claims %d entries, more than fit", n)
+	}
+	tstart := size - tail - int64(n)*packEntrySize
+	tb := make([]byte, int64(n)*packEntrySize)
+	if _, err := r.ReadAt(tb, tstart); err != nil {
+		return nil, fmt.Errorf("read pack trailer: %w", err)
+	}
+	entries := make([]Entry, n)
+	for i := range entries {
+		entries[i] = decodeEntry(tb[i*packEntrySize:])
+		if err := entries[i].check(uint64(tstart)); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
+}

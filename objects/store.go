@@ -1,0 +1,302 @@
+package objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gofrs/flock"
+)
+
+// Store layout below its directory.
+const (
+	PacksDir = "packs"
+	IndexDir = "index"
+	TmpDir   = "tmp"
+	lockFile = "lock"
+)
+
+// Loc is where an object is stored.
+type Loc struct {
+	Pack ID
+	Entry
+}
+
+// Store is a local object store: pack files and index files in a directory.
+// Its methods are safe for concurrent use. Several processes may write to
+// one store at once (each writes its own packs and index files); GC takes
+// the store's lock exclusively.
+type Store struct {
+	dir string
+
+	mu         sync.RWMutex
+	index      map[ID]Loc
+	indexFiles map[string]bool
+	damaged    []error
+
+	fmu   sync.Mutex
+	files map[ID]*os.File
+}
+
+// Init creates the store's directories under dir.
+func Init(dir string) error {
+	for _, d := range []string{PacksDir, IndexDir, TmpDir} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("init store: %w", err)
+		}
+	}
+	return nil
+}
+
+// Open opens the store in dir and loads its index. Index files that fail
+// their checks are left out and reported by Damaged.
+func Open(dir string) (*Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, PacksDir)); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := Init(dir); err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, index: map[ID]Loc{}, indexFiles: map[string]bool{}, files: map[ID]*os.File{}}
+	if err := s.loadIndex(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close closes the open pack files.
+func (s *Store) Close() error {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	var errs []error
+	for id, f := range s.files {
+		errs = append(errs, f.Close())
+		delete(s.files, id)
+	}
+	return errors.Join(errs...)
+}
+
+// Damaged lists the index files that could not be used.
+func (s *Store) Damaged() []error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]error(nil), s.damaged...)
+}
+
+// loadIndex reads index files not read yet.
+func (s *Store) loadIndex() error {
+	names, err := listDir(filepath.Join(s.dir, IndexDir))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		s.mu.RLock()
+		seen := s.indexFiles[name]
+		s.mu.RUnlock()
+		if seen {
+			continue
+		}
+		packs, err := s.readIndexFile(name)
+		s.mu.Lock()
+		s.indexFiles[name] = true
+		if err != nil {
+			s.damaged = append(s.damaged, err)
+		} else {
+			s.addToIndex(packs)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *Store) readIndexFile(name string) ([]PackIndex, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, IndexDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("read index %s: %w", name, err)
+	}
+	if fileName(b) != name {
+		return nil, corrupt("index", name, "content does not match its name")
+	}
+	packs, err := DecodeIndex(b)
+	if err != nil {
+		return nil, corrupt("index", name, "%v", err)
+	}
+	return packs, nil
+}
+
+// addToIndex merges packs into the in-memory index; s.mu must be held.
+func (s *Store) addToIndex(packs []PackIndex) {
+	for _, p := range packs {
+		for _, e := range p.Entries {
+			s.index[e.ID] = Loc{Pack: p.Pack, Entry: e}
+		}
+	}
+}
+
+// listDir returns the sorted names of the regular files in dir that look
+// like ids; temporary and foreign files are ignored.
+func listDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && len(e.Name()) == 2*IDSize && isLowerHex(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Has reports whether the store holds id.
+func (s *Store) Has(id ID) bool {
+	s.mu.RLock()
+	_, ok := s.index[id]
+	s.mu.RUnlock()
+	return ok
+}
+
+// Lookup returns where id is stored.
+func (s *Store) Lookup(id ID) (Loc, bool) {
+	s.mu.RLock()
+	l, ok := s.index[id]
+	s.mu.RUnlock()
+	return l, ok
+}
+
+// Count returns the number of indexed objects.
+func (s *Store) Count() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.index)
+}
+
+// Each calls fn for every indexed object, in no particular order.
+func (s *Store) Each(fn func(Loc)) {
+	s.mu.RLock()
+	locs := make([]Loc, 0, len(s.index))
+	for _, l := range s.index {
+		locs = append(locs, l)
+	}
+	s.mu.RUnlock()
+	for _, l := range locs {
+		fn(l)
+	}
+}
+
+// Resolve expands a hex prefix of at least 8 digits to the one id it names.
+func (s *Store) Resolve(prefix string) (ID, error) {
+	if len(prefix) == 2*IDSize {
+		return ParseID(prefix)
+	}
+	if len(prefix) < 8 || len(prefix) > 2*IDSize || !isLowerHex(prefix) {
+		return ID{}, fmt.Errorf("%w %q (need 8 to 64 lowercase hex digits)", ErrInvalidID, truncate(prefix, 80))
+	}
+	var found []ID
+	s.mu.RLock()
+	for id := range s.index {
+		if strings.HasPrefix(id.String(), prefix) {
+			found = append(found, id)
+		}
+	}
+	s.mu.RUnlock()
+	switch len(found) {
+	case 0:
+		return ID{}, fmt.Errorf("no object matches %q: %w", prefix, ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	return ID{}, fmt.Errorf("%w %q matches %d objects", ErrAmbiguous, prefix, len(found))
+}
+
+func (s *Store) packPath(id ID) string { return filepath.Join(s.dir, PacksDir, id.String()) }
+
+func (s *Store) packFile(id ID) (*os.File, error) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if f, ok := s.files[id]; ok {
+		return f, nil
+	}
+	f, err := os.Open(s.packPath(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, corrupt("pack", id.String(), "missing from the store")
+		}
+		return nil, err
+	}
+	s.files[id] = f
+	return f, nil
+}
+
+// Load returns the type and bytes of object id, read from its pack,
+// decompressed and verified against the id.
+func (s *Store) Load(ctx context.Context, id ID) (Type, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, nil, err
+	}
+	l, ok := s.Lookup(id)
+	if !ok {
+		return 0, nil, &NotFoundError{ID: id}
+	}
+	f, err := s.packFile(l.Pack)
+	if err != nil {
+		return 0, nil, fmt.Errorf("object %s: %w", id, err)
+	}
+	stored := make([]byte, l.Length)
+	if _, err := f.ReadAt(stored, int64(l.Offset)); err != nil {
+		return 0, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
+	}
+	data, err := decompress(l.Comp, stored, int(l.RawLen))
+	if err != nil {
+		return 0, nil, corrupt("object", id.String(), "in pack %s: %v", l.Pack.Short(), err)
+	}
+	if Hash(l.Type, data) != id {
+		return 0, nil, corrupt("object", id.String(), "content does not match its id (pack %s)", l.Pack.Short())
+	}
+	return l.Type, data, nil
+}
+
+// LoadType loads id and checks that it is of type want.
+func (s *Store) LoadType(ctx context.Context, id ID, want Type) ([]byte, error) {
+	t, data, err := s.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if t != want {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", id.Short(), t, want)
+	}
+	return data, nil
+}
+
+// Lock takes the store's cross-process lock: shared for writers that only
+// add, exclusive for GC. It blocks until the lock is free or ctx ends.
+func (s *Store) Lock(ctx context.Context, exclusive bool) (unlock func(), err error) {
+	fl := flock.New(filepath.Join(s.dir, lockFile))
+	var ok bool
+	if exclusive {
+		ok, err = fl.TryLockContext(ctx, lockRetry)
+	} else {
+		ok, err = fl.TryRLockContext(ctx, lockRetry)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock store: %w", err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("lock store: busy")
+	}
+	return func() { _ = fl.Unlock() }, nil
+}

@@ -1,0 +1,212 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// AddOptions describe the data being added.
+type AddOptions struct {
+	Kind      string // dataset (default), labels, model, other
+	Name      string
+	Desc      string
+	LabelsFor string
+	Meta      map[string]string
+}
+
+// Validate checks the options.
+func (o *AddOptions) Validate() error {
+	if o.Kind == "" {
+		o.Kind = "dataset"
+	}
+	if !validKind(o.Kind) {
+		return fmt.Errorf("--kind %q: must be one of %s", o.Kind, strings.Join(Kinds, ", "))
+	}
+	if o.LabelsFor != "" && o.Kind != "labels" {
+		if o.Kind != "dataset" {
+			return fmt.Errorf("--labels-for needs --kind labels, not %s", o.Kind)
+		}
+		o.Kind = "labels"
+	}
+	for k := range o.Meta {
+		if k == "" || strings.ContainsAny(k, "=\n") {
+			return fmt.Errorf("--meta key %q is not valid", k)
+		}
+	}
+	return nil
+}
+
+// AddResult reports one added path.
+type AddResult struct {
+	Path        string     `json:"path"`
+	ID          objects.ID `json:"oid"`
+	Type        string     `json:"type"`
+	Files       int64      `json:"files"`
+	Bytes       int64      `json:"bytes"`
+	BytesRead   int64      `json:"bytes_read"`
+	NewObjects  int        `json:"new_objects"`
+	NewBytes    int64      `json:"new_bytes"`    // decoded size of new objects
+	StoredBytes int64      `json:"stored_bytes"` // their compressed size
+	Unchanged   bool       `json:"unchanged"`
+	Pointer     *Pointer   `json:"-"`
+}
+
+// Add stores the file or directory at the work-tree path rel and writes
+// its pointer file. Objects are durable and indexed before the pointer is
+// written, so an interrupted Add leaves the old pointer (or none).
+func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(rel, PointerExt) {
+		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, PointerExt)
+	}
+	if err := r.checkNotInsideTracked(rel); err != nil {
+		return nil, err
+	}
+	unlock, err := r.Store.Lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	w := r.Store.NewWriter()
+	s := newScanner(r, w)
+	e, err := s.scan(ctx, rel)
+	if err != nil {
+		w.Abort()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file or directory", rel)
+		}
+		return nil, err
+	}
+	if e.Type == objects.EntrySymlink {
+		w.Abort()
+		return nil, fmt.Errorf("%s: is a symlink; add the file or directory it points to", rel)
+	}
+	if err := w.Flush(ctx); err != nil {
+		return nil, err
+	}
+	s.settle(ctx)
+	if err := r.Cache.Save(); err != nil {
+		return nil, err
+	}
+
+	ptrPath := r.Abs(rel) + PointerExt
+	p := &Pointer{}
+	if old, err := ReadPointer(ptrPath); err == nil {
+		p = old // keep metadata and unknown keys of the previous version
+	}
+	p.Kind, p.Type, p.OID, p.Size, p.Exec = opts.Kind, e.Type, e.ID, e.Size, e.Exec
+	p.Files = e.Files
+	if e.Type == objects.EntryFile {
+		p.Files = 1
+	}
+	if opts.Name != "" {
+		p.Name = opts.Name
+	}
+	if opts.Desc != "" {
+		p.Desc = opts.Desc
+	}
+	if opts.LabelsFor != "" {
+		p.LabelsFor = opts.LabelsFor
+	}
+	for k, v := range opts.Meta {
+		if p.Meta == nil {
+			p.Meta = map[string]string{}
+		}
+		p.Meta[k] = v
+	}
+	ws := w.Stats()
+	res := &AddResult{Path: rel, ID: e.ID, Type: e.Type, Files: p.Files, Bytes: e.Size,
+		BytesRead: s.bytesRead.Load(), NewObjects: ws.Objects, NewBytes: ws.RawBytes,
+		StoredBytes: ws.StoredBytes, Pointer: p}
+	old, _ := os.ReadFile(ptrPath)
+	b, err := p.Encode()
+	if err != nil {
+		return nil, err
+	}
+	res.Unchanged = string(old) == string(b)
+	if !res.Unchanged {
+		if err := objects.WriteFileAtomic(ptrPath, b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := AddIgnore(r.Root, rel); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// checkNotInsideTracked refuses to track a path inside, or containing,
+// another tracked directory.
+func (r *Repo) checkNotInsideTracked(rel string) error {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], "/")
+		if _, err := os.Stat(r.Abs(parent) + PointerExt); err == nil {
+			return fmt.Errorf("%s: inside %s, which is tracked as a whole; run dv add %s", rel, parent, parent)
+		}
+	}
+	ptrs, err := r.Pointers()
+	if err != nil {
+		return err
+	}
+	for _, p := range ptrs {
+		if strings.HasPrefix(p, rel+"/") {
+			return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, p)
+		}
+	}
+	return nil
+}
+
+// Pointers returns the work-tree paths of all tracked data (pointer files
+// found under the root, without their suffix), sorted.
+func (r *Repo) Pointers() ([]string, error) {
+	var out []string
+	err := walkPointers(r.Root, "", func(rel string) { out = append(out, rel) })
+	sort.Strings(out)
+	return out, err
+}
+
+func walkPointers(root, rel string, fn func(string)) error {
+	dir := root
+	if rel != "" {
+		dir = root + "/" + rel
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	tracked := map[string]bool{}
+	for _, e := range ents {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, PointerExt) && len(n) > len(PointerExt) {
+			tracked[strings.TrimSuffix(n, PointerExt)] = true
+			fn(join(rel, strings.TrimSuffix(n, PointerExt)))
+		}
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() || n == ".git" || n == DirName || tracked[n] {
+			continue
+		}
+		if err := walkPointers(root, join(rel, n), fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}

@@ -1,0 +1,324 @@
+package workspace
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// CheckoutOptions control Checkout.
+type CheckoutOptions struct {
+	Force bool // overwrite or delete files whose content is not in the store
+}
+
+// CheckoutResult reports one tracked path.
+type CheckoutResult struct {
+	Path      string `json:"path"`
+	Written   int64  `json:"written"`
+	Removed   int64  `json:"removed"`
+	Unchanged bool   `json:"unchanged"`
+	Failed    int    `json:"failed"`
+}
+
+// ErrUnsaved means checkout would overwrite data that is not in the store.
+var ErrUnsaved = errors.New("unsaved changes")
+
+// Checkout makes the tracked paths (all when paths is empty) match their
+// pointer files. Files whose data fails verification are not written; the
+// error names each, and the other files are still checked out.
+func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOptions) ([]CheckoutResult, error) {
+	ptrs, err := r.ReadPointers(paths)
+	if err != nil {
+		return nil, err
+	}
+	rels := sortedKeys(ptrs)
+	for _, rel := range rels {
+		if err := r.safeParents(rel); err != nil {
+			return nil, err
+		}
+	}
+	work, _, err := r.WorkSnapshot(ctx, rels)
+	if err != nil {
+		return nil, err
+	}
+	var results []CheckoutResult
+	var errs []error
+	for _, rel := range rels {
+		target := ptrs[rel].Entry(baseName(rel))
+		cur, ok := work.Entries[rel]
+		res := CheckoutResult{Path: rel}
+		if ok && sameEntry(cur, target) {
+			res.Unchanged = true
+			results = append(results, res)
+			continue
+		}
+		c := &checkout{r: r, work: work, force: opts.Force}
+		var curp *objects.TreeEntry
+		if ok {
+			curp = &cur
+		}
+		if err := c.plan(ctx, rel, &target, curp); err != nil {
+			return results, err
+		}
+		if len(c.unsaved) > 0 && !opts.Force {
+			more := ""
+			if len(c.unsaved) > 1 {
+				more = fmt.Sprintf(" (and %d more)", len(c.unsaved)-1)
+			}
+			return results, fmt.Errorf("%s%s: %w not in the store; run dv add %s first, or checkout --force", c.unsaved[0], more, ErrUnsaved, rel)
+		}
+		err := c.apply(ctx)
+		res.Written, res.Removed, res.Failed = c.written.Load(), c.removed, len(c.failed)
+		results = append(results, res)
+		errs = append(errs, c.failed...)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		settleRacy(ctx, r.Root, r.Cache, c.racy)
+	}
+	if err := r.Cache.Save(); err != nil {
+		errs = append(errs, err)
+	}
+	return results, errors.Join(errs...)
+}
+
+// safeParents refuses a tracked path whose parent directories are
+// symlinks: writing through them could leave the work tree.
+func (r *Repo) safeParents(rel string) error {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		p := strings.Join(parts[:i], "/")
+		fi, err := os.Lstat(r.Abs(p))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s: parent %s is not a directory (a symlink?); refusing to write through it", rel, p)
+		}
+	}
+	return nil
+}
+
+type checkout struct {
+	r     *Repo
+	work  *Snapshot
+	force bool
+
+	unsaved []string
+	ops     []func() error // removals and directory changes, in order
+	writes  []writeJob
+
+	written atomic.Int64
+	removed int64
+	mu      sync.Mutex
+	failed  []error
+	racy    []racyFile
+}
+
+type writeJob struct {
+	rel string
+	e   objects.TreeEntry
+}
+
+// plan compares target with the current entry cur (nil when absent) and
+// queues the changes.
+func (c *checkout) plan(ctx context.Context, rel string, target, cur *objects.TreeEntry) error {
+	if cur != nil && target != nil && sameEntry(*cur, *target) {
+		return nil
+	}
+	switch {
+	case cur == nil:
+	case target != nil && cur.Type == target.Type && cur.Type != objects.EntrySymlink:
+		// Replaced in place: a file by rename, a directory entry by entry.
+		if cur.Type == objects.EntryFile {
+			if err := c.noteUnsaved(rel, *cur); err != nil {
+				return err
+			}
+		}
+	default:
+		if err := c.remove(rel, *cur); err != nil {
+			return err
+		}
+	}
+	if target == nil {
+		return nil
+	}
+	switch target.Type {
+	case objects.EntryFile:
+		c.writes = append(c.writes, writeJob{rel: rel, e: *target})
+	case objects.EntrySymlink:
+		if err := checkLink(rel, target.Target); err != nil {
+			return err
+		}
+		abs, link := c.r.Abs(rel), target.Target
+		c.ops = append(c.ops, func() error { return os.Symlink(link, abs) })
+	case objects.EntryDir:
+		tt, err := c.r.LoadTree(ctx, target.ID)
+		if err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		var ct *objects.Tree
+		if cur != nil && cur.Type == objects.EntryDir {
+			if ct = c.work.trees[cur.ID]; ct == nil {
+				return fmt.Errorf("%s: internal error: work tree not scanned", rel)
+			}
+		} else {
+			abs := c.r.Abs(rel)
+			c.ops = append(c.ops, func() error { return os.MkdirAll(abs, 0o755) })
+		}
+		return c.children(ctx, rel, tt, ct)
+	}
+	return nil
+}
+
+func (c *checkout) children(ctx context.Context, rel string, tt, ct *objects.Tree) error {
+	curByName := map[string]*objects.TreeEntry{}
+	if ct != nil {
+		for i := range ct.Entries {
+			curByName[ct.Entries[i].Name] = &ct.Entries[i]
+		}
+	}
+	for i := range tt.Entries {
+		e := &tt.Entries[i]
+		cur := curByName[e.Name]
+		delete(curByName, e.Name)
+		if err := c.plan(ctx, rel+"/"+e.Name, e, cur); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(curByName) {
+		if err := c.plan(ctx, rel+"/"+name, nil, curByName[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove queues the removal of the current entry at rel, noting content
+// that the store does not hold.
+func (c *checkout) remove(rel string, cur objects.TreeEntry) error {
+	if err := c.noteUnsaved(rel, cur); err != nil {
+		return err
+	}
+	abs, n := c.r.Abs(rel), max(cur.Files, 1)
+	c.ops = append(c.ops, func() error {
+		c.r.Cache.Forget(rel)
+		c.removed += n
+		return os.RemoveAll(abs)
+	})
+	return nil
+}
+
+func (c *checkout) noteUnsaved(rel string, cur objects.TreeEntry) error {
+	switch cur.Type {
+	case objects.EntryFile:
+		if !c.r.Store.Has(cur.ID) {
+			c.unsaved = append(c.unsaved, rel)
+		}
+	case objects.EntryDir:
+		t := c.work.trees[cur.ID]
+		if t == nil {
+			return fmt.Errorf("%s: internal error: work tree not scanned", rel)
+		}
+		for _, e := range t.Entries {
+			if err := c.noteUnsaved(rel+"/"+e.Name, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// apply runs the queued changes: removals and directories in order, then
+// file writes in parallel.
+func (c *checkout) apply(ctx context.Context) error {
+	for _, op := range c.ops {
+		if err := op(); err != nil {
+			return err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2 * c.r.jobs())
+	for _, j := range c.writes {
+		g.Go(func() error {
+			err := c.writeFile(gctx, j.rel, j.e)
+			if err == nil {
+				return nil
+			}
+			var ce *objects.CorruptError
+			var nf *objects.NotFoundError
+			if errors.As(err, &ce) || errors.As(err, &nf) {
+				c.mu.Lock()
+				c.failed = append(c.failed, fmt.Errorf("%s: not written: %w", j.rel, err))
+				c.mu.Unlock()
+				return nil
+			}
+			return fmt.Errorf("%s: %w", j.rel, err)
+		})
+	}
+	return g.Wait()
+}
+
+// writeFile writes the content of e to rel through a temporary file, so a
+// damaged object never replaces the file.
+func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntry) error {
+	abs := c.r.Abs(rel)
+	dir := filepath.Dir(abs)
+	f, err := os.CreateTemp(dir, ".dv-checkout-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	n, err := c.r.Store.ReadFile(ctx, e.ID, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && n != e.Size {
+		err = &objects.CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("has %d bytes, tree says %d", n, e.Size)}
+	}
+	mode := os.FileMode(0o644)
+	if e.Exec {
+		mode = 0o755
+	}
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, abs)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	c.written.Add(1)
+	if c.r.OnData != nil {
+		c.r.OnData(n)
+	}
+	if fi, err := os.Lstat(abs); err == nil {
+		st := StatOf(fi)
+		if !c.r.Cache.Record(rel, st, e.ID) {
+			c.mu.Lock()
+			c.racy = append(c.racy, racyFile{rel: rel, st: st, id: e.ID})
+			c.mu.Unlock()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package workspace
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// AddIgnore makes git ignore the tracked path rel: it adds "/NAME" to the
+// .gitignore next to it, as DVC does, unless the line is there already.
+func AddIgnore(root, rel string) error {
+	dir, name := path.Split(rel)
+	gi := filepath.Join(root, filepath.FromSlash(dir), ".gitignore")
+	line := "/" + escapeIgnore(name)
+	old, err := os.ReadFile(gi)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, l := range strings.Split(string(old), "\n") {
+		if strings.TrimSpace(l) == line {
+			return nil
+		}
+	}
+	b := old
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	b = append(b, line+"\n"...)
+	return objects.WriteFileAtomic(gi, b, 0o644)
+}
+
+// escapeIgnore quotes the characters gitignore patterns give a meaning.
+func escapeIgnore(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case strings.ContainsRune(`*?[]\`, r), (r == '#' || r == '!') && i == 0:
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	s := b.String()
+	if strings.HasSuffix(s, " ") {
+		s = s[:len(s)-1] + `\ `
+	}
+	return s
+}

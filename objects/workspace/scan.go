@@ -1,0 +1,280 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// scanner turns files on disk into objects: content through PutFile,
+// directories into trees. With objects.HashOnly it only computes ids.
+type scanner struct {
+	root   string // work tree root
+	put    objects.Putter
+	cache  *StatCache
+	jobs   int
+	onData func(n int64) // progress: bytes read or skipped
+
+	mu    sync.Mutex
+	trees map[objects.ID]*objects.Tree // every tree built, for diffs
+	racy  []racyFile
+
+	files     atomic.Int64
+	bytes     atomic.Int64
+	bytesRead atomic.Int64
+}
+
+type racyFile struct {
+	rel string
+	st  Stat
+	id  objects.ID
+}
+
+func newScanner(r *Repo, put objects.Putter) *scanner {
+	return &scanner{root: r.Root, put: put, cache: r.Cache, jobs: r.jobs(), onData: r.progress(),
+		trees: map[objects.ID]*objects.Tree{}}
+}
+
+// dirNode is a directory being scanned.
+type dirNode struct {
+	rel     string
+	entries []*objects.TreeEntry
+	subdirs []*dirNode // in the same order as their entries
+	subIdx  []int
+}
+
+// scan builds the tree entry for the work-tree path rel (file, symlink or
+// directory), storing its objects through s.put.
+func (s *scanner) scan(ctx context.Context, rel string) (objects.TreeEntry, error) {
+	abs := filepath.Join(s.root, filepath.FromSlash(rel))
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return objects.TreeEntry{}, err
+	}
+	name := path.Base(rel)
+	switch {
+	case fi.Mode().IsRegular():
+		e := objects.TreeEntry{Name: name, Type: objects.EntryFile}
+		if err := s.file(ctx, rel, fi, &e); err != nil {
+			return e, err
+		}
+		return e, nil
+	case fi.IsDir():
+		top := &dirNode{rel: rel}
+		var files []fileJob
+		if err := s.walk(top, &files); err != nil {
+			return objects.TreeEntry{}, err
+		}
+		if err := s.readFiles(ctx, files); err != nil {
+			return objects.TreeEntry{}, err
+		}
+		e, err := s.buildTree(ctx, top)
+		if err != nil {
+			return e, err
+		}
+		e.Name = name
+		return e, nil
+	}
+	return objects.TreeEntry{}, fmt.Errorf("%s: not a regular file or directory", rel)
+}
+
+type fileJob struct {
+	rel string
+	fi  fs.FileInfo
+	e   *objects.TreeEntry
+}
+
+// walk reads the directory tree below d, filling entries and collecting
+// the regular files to read.
+func (s *scanner) walk(d *dirNode, files *[]fileJob) error {
+	abs := filepath.Join(s.root, filepath.FromSlash(d.rel))
+	ents, err := os.ReadDir(abs)
+	if err != nil {
+		return err
+	}
+	for _, de := range ents {
+		name := de.Name()
+		if name == ".git" || name == ".dv" {
+			continue // never data: a nested repository or store
+		}
+		rel := d.rel + "/" + name
+		if err := objects.ValidName(name); err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		e := &objects.TreeEntry{Name: name}
+		switch t := de.Type(); {
+		case t.IsDir():
+			e.Type = objects.EntryDir
+			sub := &dirNode{rel: rel}
+			d.subIdx = append(d.subIdx, len(d.entries))
+			d.subdirs = append(d.subdirs, sub)
+			if err := s.walk(sub, files); err != nil {
+				return err
+			}
+		case t&fs.ModeSymlink != 0:
+			target, err := os.Readlink(filepath.Join(abs, name))
+			if err != nil {
+				return err
+			}
+			if err := checkLink(rel, target); err != nil {
+				return err
+			}
+			e.Type, e.Target = objects.EntrySymlink, target
+		case t.IsRegular():
+			fi, err := de.Info()
+			if err != nil {
+				return err
+			}
+			e.Type = objects.EntryFile
+			*files = append(*files, fileJob{rel: rel, fi: fi, e: e})
+		default:
+			return fmt.Errorf("%s: special file (%s) cannot be tracked", rel, t)
+		}
+		d.entries = append(d.entries, e)
+	}
+	return nil
+}
+
+// checkLink refuses symlinks that are absolute or lead out of the work
+// tree; dv stores links as links and never follows them.
+func checkLink(rel, target string) error {
+	if filepath.IsAbs(target) || strings.HasPrefix(target, "/") {
+		return fmt.Errorf("%s: symlink to absolute path %q is not allowed", rel, target)
+	}
+	joined := path.Join(path.Dir(rel), filepath.ToSlash(target))
+	if joined == ".." || strings.HasPrefix(joined, "../") {
+		return fmt.Errorf("%s: symlink %q points outside the work tree", rel, target)
+	}
+	return nil
+}
+
+// readFiles reads every file job in parallel.
+func (s *scanner) readFiles(ctx context.Context, jobs []fileJob) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.jobs * 2)
+	for i := range jobs {
+		j := jobs[i]
+		g.Go(func() error { return s.file(gctx, j.rel, j.fi, j.e) })
+	}
+	return g.Wait()
+}
+
+// file fills e (size, exec bit, content id) for the regular file rel.
+func (s *scanner) file(ctx context.Context, rel string, fi fs.FileInfo, e *objects.TreeEntry) error {
+	st := StatOf(fi)
+	e.Size = fi.Size()
+	e.Exec = fi.Mode()&0o100 != 0
+	s.files.Add(1)
+	s.bytes.Add(fi.Size())
+	if id, ok := s.cache.Lookup(rel, st); ok && s.have(id) {
+		e.ID = id
+		s.report(fi.Size())
+		return nil
+	}
+	f, err := os.Open(filepath.Join(s.root, filepath.FromSlash(rel)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	jobs := 1
+	if fi.Size() > 4*objects.ChunkMax {
+		jobs = s.jobs
+	}
+	id, n, err := objects.PutFile(ctx, s.put, &countReader{r: f, s: s}, jobs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	if n != fi.Size() {
+		return fmt.Errorf("%s: changed while being read (%d bytes, expected %d)", rel, n, fi.Size())
+	}
+	e.ID = id
+	if !s.cache.Record(rel, st, id) {
+		s.mu.Lock()
+		s.racy = append(s.racy, racyFile{rel: rel, st: st, id: id})
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// have reports whether id can be trusted from the cache: when storing, the
+// store must still hold it.
+func (s *scanner) have(id objects.ID) bool {
+	if w, ok := s.put.(*objects.Writer); ok {
+		return w.Has(id)
+	}
+	return true
+}
+
+func (s *scanner) report(n int64) {
+	if s.onData != nil {
+		s.onData(n)
+	}
+}
+
+type countReader struct {
+	r io.Reader
+	s *scanner
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.s.bytesRead.Add(int64(n))
+	c.s.report(int64(n))
+	return n, err
+}
+
+// buildTree stores the trees below d, bottom up, and returns d's entry.
+func (s *scanner) buildTree(ctx context.Context, d *dirNode) (objects.TreeEntry, error) {
+	for i, sub := range d.subdirs {
+		e, err := s.buildTree(ctx, sub)
+		if err != nil {
+			return e, err
+		}
+		e.Name = d.entries[d.subIdx[i]].Name
+		*d.entries[d.subIdx[i]] = e
+	}
+	t := &objects.Tree{Entries: make([]objects.TreeEntry, len(d.entries))}
+	var size, files int64
+	for i, e := range d.entries {
+		t.Entries[i] = *e
+		size += e.Size
+		switch e.Type {
+		case objects.EntryDir:
+			files += e.Files
+		case objects.EntryFile:
+			files++
+		}
+	}
+	sort.Slice(t.Entries, func(i, j int) bool { return t.Entries[i].Name < t.Entries[j].Name })
+	b, err := t.Encode()
+	if err != nil {
+		return objects.TreeEntry{}, fmt.Errorf("%s: %w", d.rel, err)
+	}
+	id, err := s.put.Put(ctx, objects.TypeTree, b)
+	if err != nil {
+		return objects.TreeEntry{}, err
+	}
+	s.mu.Lock()
+	s.trees[id] = t
+	s.mu.Unlock()
+	return objects.TreeEntry{Type: objects.EntryDir, Size: size, Files: files, ID: id}, nil
+}
+
+// settle records the files that were too recent to cache when read, if
+// they are unchanged now that the racy margin has passed.
+func (s *scanner) settle(ctx context.Context) {
+	settleRacy(ctx, s.root, s.cache, s.racy)
+	s.racy = nil
+}

@@ -1,0 +1,208 @@
+package objects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+const lockRetry = 50 * time.Millisecond
+
+// Writer adds objects to a Store. Objects go into pack files; each pack,
+// once full or at Flush, is synced, renamed into place, and then an index
+// file for it is written, so an interrupted writer leaves either whole,
+// indexed packs or unreferenced temporary files, never a half object.
+// Its methods are safe for concurrent use.
+type Writer struct {
+	s *Store
+
+	mu      sync.Mutex
+	cur     *packWriter
+	pending map[ID]bool // in the current pack, not yet indexed
+	err     error
+
+	statsMu sync.Mutex
+	stats   WriteStats
+}
+
+// WriteStats counts what a Writer stored.
+type WriteStats struct {
+	Objects     int   `json:"objects"`      // new objects stored
+	RawBytes    int64 `json:"raw_bytes"`    // their decoded size
+	StoredBytes int64 `json:"stored_bytes"` // their size in packs
+	Packs       int   `json:"packs"`        // packs written
+}
+
+// NewWriter returns a Writer adding to s.
+func (s *Store) NewWriter() *Writer {
+	return &Writer{s: s, pending: map[ID]bool{}}
+}
+
+// Stats returns what the writer has stored so far.
+func (w *Writer) Stats() WriteStats {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	return w.stats
+}
+
+// Put stores data as an object of type t unless the store has it already,
+// and returns its id.
+func (w *Writer) Put(ctx context.Context, t Type, data []byte) (ID, error) {
+	id := Hash(t, data)
+	return id, w.PutID(ctx, id, t, data)
+}
+
+// PutID stores data, whose id the caller computed, unless present.
+func (w *Writer) PutID(ctx context.Context, id ID, t Type, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(data) > MaxObjectSize || (t == TypeBlob && len(data) > ChunkMax) {
+		return fmt.Errorf("object of %d bytes over the size limit", len(data))
+	}
+	if w.s.Has(id) || w.isPending(id) {
+		return nil
+	}
+	return w.putForce(ctx, id, t, data)
+}
+
+// putForce stores data even when the store's index has it (GC uses it to
+// move live objects out of packs it deletes).
+func (w *Writer) putForce(ctx context.Context, id ID, t Type, data []byte) error {
+	stored, comp, err := compress(nil, data)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if w.err != nil {
+		w.mu.Unlock()
+		return w.err
+	}
+	if w.pending[id] {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.cur == nil {
+		w.cur, err = newPackWriter(filepath.Join(w.s.dir, TmpDir))
+		if err != nil {
+			w.err = err
+			w.mu.Unlock()
+			return err
+		}
+	}
+	if err := w.cur.add(id, t, comp, stored, len(data)); err != nil {
+		w.err = err
+		w.mu.Unlock()
+		return err
+	}
+	w.pending[id] = true
+	var full *packWriter
+	if w.cur.size() >= PackTargetSize {
+		full, w.cur = w.cur, nil
+	}
+	w.mu.Unlock()
+
+	w.statsMu.Lock()
+	w.stats.Objects++
+	w.stats.RawBytes += int64(len(data))
+	w.stats.StoredBytes += int64(len(stored))
+	w.statsMu.Unlock()
+
+	if full != nil {
+		return w.finishPack(full)
+	}
+	return nil
+}
+
+func (w *Writer) isPending(id ID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending[id]
+}
+
+// finishPack commits a full pack and its index file, then makes its objects
+// visible in the store's index.
+func (w *Writer) finishPack(p *packWriter) error {
+	err := w.commitPack(p)
+	w.mu.Lock()
+	for _, e := range p.entries {
+		delete(w.pending, e.ID)
+	}
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	return err
+}
+
+func (w *Writer) commitPack(p *packWriter) error {
+	packID, err := p.finish(filepath.Join(w.s.dir, PacksDir))
+	if err != nil {
+		return err
+	}
+	pi := PackIndex{Pack: packID, Entries: p.entries}
+	if err := w.s.writeIndex([]PackIndex{pi}); err != nil {
+		return err
+	}
+	w.statsMu.Lock()
+	w.stats.Packs++
+	w.statsMu.Unlock()
+	return nil
+}
+
+// writeIndex writes one index file for packs and merges it into s.
+func (s *Store) writeIndex(packs []PackIndex) error {
+	b, name := EncodeIndex(packs)
+	if err := WriteFileAtomic(filepath.Join(s.dir, IndexDir, name), b, 0o444); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.indexFiles[name] = true
+	s.addToIndex(packs)
+	s.mu.Unlock()
+	return nil
+}
+
+// Flush commits the current pack, if any. After Flush returns nil every
+// object put so far is durable and indexed.
+func (w *Writer) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	p := w.cur
+	w.cur = nil
+	err := w.err
+	w.mu.Unlock()
+	if err != nil {
+		if p != nil {
+			p.abort()
+		}
+		return err
+	}
+	if p == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		p.abort()
+		return err
+	}
+	return w.finishPack(p)
+}
+
+// Abort discards the current, uncommitted pack.
+func (w *Writer) Abort() {
+	w.mu.Lock()
+	p := w.cur
+	w.cur = nil
+	if w.err == nil {
+		w.err = errors.New("writer aborted")
+	}
+	w.mu.Unlock()
+	if p != nil {
+		p.abort()
+	}
+}
+
+// Has reports whether the store or this writer's pending pack holds id.
+func (w *Writer) Has(id ID) bool { return w.s.Has(id) || w.isPending(id) }
