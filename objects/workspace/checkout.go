@@ -30,6 +30,10 @@ type CheckoutResult struct {
 	Failed    int    `json:"failed"`
 }
 
+// checkoutTempPrefix starts the names of files being written by checkout;
+// scans remove leftovers of a killed checkout.
+const checkoutTempPrefix = ".dv-checkout-"
+
 // ErrUnsaved means checkout would overwrite data that is not in the store.
 var ErrUnsaved = errors.New("unsaved changes")
 
@@ -278,7 +282,7 @@ func (c *checkout) apply(ctx context.Context) error {
 func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntry) error {
 	abs := c.r.Abs(rel)
 	dir := filepath.Dir(abs)
-	f, err := os.CreateTemp(dir, ".dv-checkout-*")
+	f, err := os.CreateTemp(dir, checkoutTempPrefix+"*")
 	if err != nil {
 		return err
 	}

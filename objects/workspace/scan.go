@@ -106,8 +106,13 @@ func (s *scanner) walk(d *dirNode, files *[]fileJob) error {
 	}
 	for _, de := range ents {
 		name := de.Name()
-		if name == ".git" || name == ".dv" {
+		if name == ".git" || name == DirName {
 			continue // never data: a nested repository or store
+		}
+		if strings.HasPrefix(name, checkoutTempPrefix) {
+			// Left by a checkout that was killed: not data.
+			_ = os.Remove(filepath.Join(abs, name))
+			continue
 		}
 		rel := d.rel + "/" + name
 		if err := objects.ValidName(name); err != nil {
