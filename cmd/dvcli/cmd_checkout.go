@@ -51,4 +51,3 @@ func cmdCheckout(e *env) *cli.Command {
 		},
 	}
 }
-

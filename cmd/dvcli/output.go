@@ -64,7 +64,6 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-
 // pathExists reports whether a command-line argument names an existing
 // file, directory or pointer file.
 func pathExists(p string) bool {
