@@ -1,0 +1,12 @@
+package mem
+
+import (
+	"testing"
+
+	"github.com/dv-ml/dv/remote"
+	"github.com/dv-ml/dv/remote/remotetest"
+)
+
+func TestConformance(t *testing.T) {
+	remotetest.Run(t, func(t *testing.T) remote.Store { return New() })
+}

@@ -1,0 +1,97 @@
+// Package remote moves dv's packs, index files and refs to and from a
+// remote store: a folder, S3 (or any S3-compatible service), or memory.
+//
+// A Store holds named, immutable blobs ("packs/<id>", "index/<id>") and
+// small mutable ones ("refs/<name>") that are only replaced by
+// compare-and-swap. Push uploads packs, then an index naming them, then
+// refs, so a reader never sees a ref whose data is missing; everything
+// downloaded is re-hashed before use.
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Implementations translate their own errors to these at
+// the boundary.
+var (
+	// ErrNotFound means no blob has the name.
+	ErrNotFound = errors.New("not found on the remote")
+	// ErrPrecondition means a conditional put lost: the blob exists (for a
+	// create) or changed (for a replace).
+	ErrPrecondition = errors.New("remote blob changed concurrently")
+	// ErrAuth means the credentials were refused.
+	ErrAuth = errors.New("the remote refused the credentials")
+	// ErrNoBucket means the bucket or folder does not exist.
+	ErrNoBucket = errors.New("the remote bucket or folder does not exist")
+	// ErrUnreachable means the remote could not be reached.
+	ErrUnreachable = errors.New("the remote cannot be reached")
+)
+
+// Info describes a stored blob.
+type Info struct {
+	Name    string
+	Size    int64
+	ETag    string // opaque version tag for PutIf; may be empty from List
+	ModTime time.Time
+}
+
+// Store is the contract every remote implements. All methods are safe for
+// concurrent use; List calls fn from the calling goroutine.
+//
+//   - Put stores data under name atomically: a reader sees the old blob or
+//     the whole new one, never a part. Puts are idempotent.
+//   - Get returns length bytes from offset off (length < 0: to the end).
+//     It returns ErrNotFound for a missing name. The caller closes the
+//     reader. A short body is an error of the reader, not silently short.
+//   - Stat returns the blob's size and ETag, or ErrNotFound.
+//   - List calls fn for every blob whose name starts with prefix, in no
+//     particular order; an error from fn stops the listing and is returned.
+//   - Delete removes a blob; deleting a missing blob is not an error.
+//   - PutIf is compare-and-swap for small blobs: with ifMatch == "" it
+//     creates name only if absent; otherwise it replaces name only if its
+//     current ETag is ifMatch. It returns ErrPrecondition when that fails.
+//   - Reads are consistent after writes (read-after-write).
+type Store interface {
+	Put(ctx context.Context, name string, r io.Reader, size int64) error
+	Get(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
+	Stat(ctx context.Context, name string) (Info, error)
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+	Delete(ctx context.Context, name string) error
+	PutIf(ctx context.Context, name string, data []byte, ifMatch string) (etag string, err error)
+	Close() error
+	// String describes the remote for messages, without credentials.
+	String() string
+}
+
+// ReadAll fetches a whole blob.
+func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
+	rc, err := s.Get(ctx, name, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// ReadRange fetches exactly length bytes at off.
+func ReadRange(ctx context.Context, s Store, name string, off, length int64) ([]byte, error) {
+	rc, err := s.Get(ctx, name, off, length)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b := make([]byte, length)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, fmt.Errorf("read %s [%d+%d]: %w", name, off, length, err)
+	}
+	return b, nil
+}
