@@ -48,6 +48,8 @@ func encodeEntry(b []byte, e Entry) []byte {
 	return b
 }
 
+func appendUint32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+
 func decodeEntry(b []byte) Entry {
 	var e Entry
 	copy(e.ID[:], b[:IDSize])

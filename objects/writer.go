@@ -76,6 +76,13 @@ func (w *Writer) putForce(ctx context.Context, id ID, t Type, data []byte) error
 	if err != nil {
 		return err
 	}
+	return w.append(id, t, comp, stored, len(data))
+}
+
+// append adds a stored object to the current pack, closing the pack when
+// it is full.
+func (w *Writer) append(id ID, t Type, comp uint8, stored []byte, rawLen int) error {
+	var err error
 	w.mu.Lock()
 	if w.err != nil {
 		w.mu.Unlock()
@@ -93,7 +100,7 @@ func (w *Writer) putForce(ctx context.Context, id ID, t Type, data []byte) error
 			return err
 		}
 	}
-	if err := w.cur.add(id, t, comp, stored, len(data)); err != nil {
+	if err := w.cur.add(id, t, comp, stored, rawLen); err != nil {
 		w.err = err
 		w.mu.Unlock()
 		return err
@@ -107,7 +114,7 @@ func (w *Writer) putForce(ctx context.Context, id ID, t Type, data []byte) error
 
 	w.statsMu.Lock()
 	w.stats.Objects++
-	w.stats.RawBytes += int64(len(data))
+	w.stats.RawBytes += int64(rawLen)
 	w.stats.StoredBytes += int64(len(stored))
 	w.statsMu.Unlock()
 

@@ -1,0 +1,185 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// FetchStats reports a fetch.
+type FetchStats struct {
+	Objects  int   `json:"objects"`  // objects downloaded
+	Bytes    int64 `json:"bytes"`    // bytes downloaded
+	Requests int   `json:"requests"` // ranged GETs
+	Missing  int   `json:"missing"`  // needed objects the remote lacks
+}
+
+// Fetch downloads every object reachable from roots that the local store
+// lacks, level by level (trees first, then what they name). Objects of one
+// pack are fetched with as few ranged reads as their layout allows, and
+// every object is verified against its id before it is stored.
+func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, error) {
+	var st FetchStats
+	ridx, err := s.LoadIndex(ctx)
+	if err != nil {
+		return st, err
+	}
+	w := s.Local.NewWriter()
+	defer w.Abort()
+	seen := map[objects.ID]bool{}
+	frontier := roots
+	for len(frontier) > 0 {
+		var want []objects.ID
+		var next []objects.ID
+		for _, id := range frontier {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if w.Has(id) {
+				kids, err := s.localChildren(ctx, w, id)
+				if err != nil {
+					return st, err
+				}
+				next = append(next, kids...)
+				continue
+			}
+			if _, ok := ridx.Objects[id]; !ok {
+				st.Missing++
+				continue
+			}
+			want = append(want, id)
+		}
+		got, err := s.fetchObjects(ctx, ridx, want, w, &st)
+		if err != nil {
+			return st, err
+		}
+		for _, o := range got {
+			next = append(next, o...)
+		}
+		frontier = next
+	}
+	if err := w.Flush(ctx); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// FetchOne downloads the single objects ids (not what they name).
+func (s *Syncer) FetchOne(ctx context.Context, ridx *Index, ids []objects.ID) (FetchStats, error) {
+	var st FetchStats
+	w := s.Local.NewWriter()
+	defer w.Abort()
+	var want []objects.ID
+	for _, id := range ids {
+		if !w.Has(id) {
+			want = append(want, id)
+		}
+	}
+	if _, err := s.fetchObjects(ctx, ridx, want, w, &st); err != nil {
+		return st, err
+	}
+	return st, w.Flush(ctx)
+}
+
+func (s *Syncer) localChildren(ctx context.Context, w *objects.Writer, id objects.ID) ([]objects.ID, error) {
+	l, ok := s.Local.Lookup(id)
+	if !ok || l.Type == objects.TypeBlob {
+		return nil, nil // a blob, or pending in w (fetched blobs only)
+	}
+	return s.Local.Children(ctx, id)
+}
+
+// span is one ranged read of a remote pack.
+type span struct {
+	pack    objects.ID
+	off     uint64
+	end     uint64
+	entries []objects.Entry
+}
+
+// maxGap is the largest hole between two wanted objects that is read
+// rather than split into two requests.
+const maxGap = 1 << 20
+
+func plan(ridx *Index, ids []objects.ID) []span {
+	byPack := map[objects.ID][]objects.Entry{}
+	for _, id := range ids {
+		l := ridx.Objects[id]
+		byPack[l.Pack] = append(byPack[l.Pack], l.Entry)
+	}
+	var spans []span
+	for pack, es := range byPack {
+		sort.Slice(es, func(i, j int) bool { return es[i].Offset < es[j].Offset })
+		var cur *span
+		for _, e := range es {
+			end := e.Offset + uint64(e.Length)
+			if cur != nil && e.Offset <= cur.end+maxGap && end-cur.off <= 2*objects.PackTargetSize {
+				cur.end = max(cur.end, end)
+				cur.entries = append(cur.entries, e)
+				continue
+			}
+			spans = append(spans, span{pack: pack, off: e.Offset, end: end, entries: []objects.Entry{e}})
+			cur = &spans[len(spans)-1]
+		}
+	}
+	return spans
+}
+
+// fetchObjects downloads ids into w and returns, per downloaded tree or
+// list, the ids it names.
+func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID, w *objects.Writer, st *FetchStats) ([][]objects.ID, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	spans := plan(ridx, ids)
+	var mu sync.Mutex
+	var kids [][]objects.ID
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.jobs())
+	for _, sp := range spans {
+		g.Go(func() error {
+			name := PacksPrefix + sp.pack.String()
+			b, err := ReadRange(gctx, s.Remote, name, int64(sp.off), int64(sp.end-sp.off))
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return &objects.CorruptError{What: "remote pack", Name: sp.pack.String(), Reason: "named by the remote index but missing"}
+				}
+				return fmt.Errorf("fetch %s: %w", name, err)
+			}
+			s.progress(int64(len(b)))
+			var local [][]objects.ID
+			for _, e := range sp.entries {
+				stored := b[e.Offset-sp.off : e.Offset-sp.off+uint64(e.Length)]
+				if err := objects.VerifyStored(e, stored); err != nil {
+					return &objects.CorruptError{What: "remote object", Name: e.ID.String(),
+						Reason: fmt.Sprintf("in pack %s on %s: %v; refused", sp.pack.Short(), s.Remote, err)}
+				}
+				if err := w.PutStored(gctx, e, stored); err != nil {
+					return err
+				}
+				if e.Type != objects.TypeBlob {
+					c, err := objects.StoredChildren(e, stored)
+					if err != nil {
+						return err
+					}
+					local = append(local, c)
+				}
+			}
+			mu.Lock()
+			st.Requests++
+			st.Objects += len(sp.entries)
+			st.Bytes += int64(len(b))
+			kids = append(kids, local...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	return kids, g.Wait()
+}

@@ -1,0 +1,180 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// PushStats reports a push.
+type PushStats struct {
+	Objects       int   `json:"objects"`        // objects uploaded
+	Bytes         int64 `json:"bytes"`          // pack bytes uploaded
+	Packs         int   `json:"packs"`          // packs uploaded
+	AlreadyThere  int   `json:"already_remote"` // needed objects the remote had
+	MissingLocal  int   `json:"missing_local"`  // roots not in the local store
+	IndexUploaded bool  `json:"index_uploaded"`
+}
+
+// Push uploads every object reachable from roots that the remote lacks:
+// whole local packs when the remote lacks all their objects, otherwise new
+// packs holding just the missing objects. Packs go first, then one index
+// file naming them; a push killed before the index leaves only unindexed
+// packs, which the next push re-uses and remote gc removes.
+func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error) {
+	var st PushStats
+	var present []objects.ID
+	for _, r := range roots {
+		if s.Local.Has(r) {
+			present = append(present, r)
+		} else {
+			st.MissingLocal++
+		}
+	}
+	needed, err := s.Local.Reachable(ctx, present)
+	if err != nil {
+		return st, err
+	}
+	ridx, err := s.LoadIndex(ctx)
+	if err != nil {
+		return st, err
+	}
+	missing := map[objects.ID]bool{}
+	for id := range needed {
+		if _, ok := ridx.Objects[id]; ok {
+			st.AlreadyThere++
+		} else {
+			missing[id] = true
+		}
+	}
+	if len(missing) == 0 {
+		return st, nil
+	}
+	remotePacks, err := s.ListPacks(ctx)
+	if err != nil {
+		return st, err
+	}
+
+	// Whole local packs go as they are; the rest is repacked.
+	var whole []objects.PackIndex
+	var loose []objects.Entry
+	for pack, entries := range s.Local.Packs() {
+		n := 0
+		for _, e := range entries {
+			if missing[e.ID] {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+		case n == len(entries) && !ridx.Packs[pack]:
+			whole = append(whole, objects.PackIndex{Pack: pack, Entries: entries})
+		default:
+			for _, e := range entries {
+				if missing[e.ID] {
+					loose = append(loose, e)
+				}
+			}
+		}
+	}
+	sort.Slice(loose, func(i, j int) bool { return loose[i].ID.String() < loose[j].ID.String() })
+
+	var uploaded []objects.PackIndex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.jobs())
+	var mu sync.Mutex
+	done := func(pi objects.PackIndex) {
+		mu.Lock()
+		uploaded = append(uploaded, pi)
+		mu.Unlock()
+	}
+	for _, p := range whole {
+		g.Go(func() error {
+			if fi, ok := remotePacks[p.Pack]; !ok || fi.Size <= 0 {
+				if err := s.uploadPackFile(gctx, p); err != nil {
+					return err
+				}
+			}
+			done(p)
+			return nil
+		})
+	}
+	// Repack the loose objects; building runs here, uploads in the group.
+	b := objects.NewPackBuilder()
+	flush := func() {
+		if b.Len() == 0 {
+			return
+		}
+		data, pi := b.Finish()
+		b = objects.NewPackBuilder()
+		g.Go(func() error {
+			if _, ok := remotePacks[pi.Pack]; !ok {
+				if err := s.Remote.Put(gctx, PacksPrefix+pi.Pack.String(), bytes.NewReader(data), int64(len(data))); err != nil {
+					return fmt.Errorf("push pack %s: %w", pi.Pack.Short(), err)
+				}
+				s.progress(int64(len(data)))
+			}
+			done(pi)
+			return nil
+		})
+	}
+	for _, e := range loose {
+		if gctx.Err() != nil {
+			break
+		}
+		le, stored, err := s.Local.LoadStored(gctx, e.ID)
+		if err != nil {
+			_ = g.Wait()
+			return st, fmt.Errorf("push: %w", err)
+		}
+		b.Add(le, stored)
+		if b.Size() >= objects.PackTargetSize {
+			flush()
+		}
+	}
+	flush()
+	if err := g.Wait(); err != nil {
+		return st, err
+	}
+	for _, pi := range uploaded {
+		st.Packs++
+		st.Objects += len(pi.Entries)
+		for _, e := range pi.Entries {
+			st.Bytes += int64(e.Length)
+		}
+	}
+	// Then the index that makes them visible.
+	sort.Slice(uploaded, func(i, j int) bool { return uploaded[i].Pack.String() < uploaded[j].Pack.String() })
+	data, name := objects.EncodeIndex(uploaded)
+	if err := s.Remote.Put(ctx, IndexPrefix+name, bytes.NewReader(data), int64(len(data))); err != nil {
+		return st, fmt.Errorf("push index: %w", err)
+	}
+	s.saveIndexCache(name, data)
+	st.IndexUploaded = true
+	return st, nil
+}
+
+// uploadPackFile uploads a local pack, verifying each object first so a
+// damaged local pack is never spread.
+func (s *Syncer) uploadPackFile(ctx context.Context, p objects.PackIndex) error {
+	path := s.Local.PackPath(p.Pack)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)
+	}
+	if objects.ID(sum(b)) != p.Pack {
+		return &objects.CorruptError{What: "pack", Name: p.Pack.String(), Reason: "content does not match its name; run dv fsck"}
+	}
+	if err := s.Remote.Put(ctx, PacksPrefix+p.Pack.String(), bytes.NewReader(b), int64(len(b))); err != nil {
+		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)
+	}
+	s.progress(int64(len(b)))
+	return nil
+}

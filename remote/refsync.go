@@ -1,0 +1,158 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/refs"
+)
+
+// tracking is where the last known value of each remote ref is kept.
+func (s *Syncer) tracking() *refs.Store { return refs.Open(filepath.Join(s.CacheDir, "refs")) }
+
+func refBlob(id objects.ID) []byte { return []byte(id.String() + "\n") }
+
+func parseRefBlob(name string, b []byte) (objects.ID, error) {
+	id, err := objects.ParseID(strings.TrimSpace(string(b)))
+	if err != nil {
+		return id, &objects.CorruptError{What: "remote ref", Name: name, Reason: err.Error()}
+	}
+	return id, nil
+}
+
+// setTracking records the remote's value of name (zero: absent).
+func (s *Syncer) setTracking(ctx context.Context, name string, id objects.ID) error {
+	t := s.tracking()
+	old, err := t.Get(name)
+	if err != nil && !errors.Is(err, refs.ErrNotFound) {
+		return err
+	}
+	if old == id {
+		return nil
+	}
+	return t.CompareAndSwap(ctx, name, old, id)
+}
+
+// PushRefs moves each remote ref to its local value by compare-and-swap,
+// expecting the value last seen on the remote. A ref that moved on the
+// remote meanwhile is a conflict (refs.ErrConflict): fetch, then push
+// again. Refs whose local value is the last seen remote value cost no
+// request. It returns the names updated.
+func (s *Syncer) PushRefs(ctx context.Context, local *refs.Store) ([]string, error) {
+	names, vals, err := local.List()
+	if err != nil {
+		return nil, err
+	}
+	var updated []string
+	var errs []error
+	for _, name := range names {
+		want := vals[name]
+		seen, err := s.tracking().Get(name)
+		if err != nil && !errors.Is(err, refs.ErrNotFound) {
+			return updated, err
+		}
+		if seen == want {
+			continue
+		}
+		ok, err := s.pushRef(ctx, name, seen, want)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			updated = append(updated, name)
+		}
+	}
+	return updated, errors.Join(errs...)
+}
+
+func (s *Syncer) pushRef(ctx context.Context, name string, seen, want objects.ID) (bool, error) {
+	key := RefsPrefix + name
+	etag := ""
+	fi, err := s.Remote.Stat(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return false, fmt.Errorf("push ref %s: %w", name, err)
+	default:
+		b, err := ReadAll(ctx, s.Remote, key)
+		if err != nil {
+			return false, fmt.Errorf("push ref %s: %w", name, err)
+		}
+		cur, err := parseRefBlob(name, b)
+		if err != nil {
+			return false, err
+		}
+		if cur == want {
+			return false, s.setTracking(ctx, name, want)
+		}
+		if cur != seen {
+			return false, fmt.Errorf("ref %s on %s: %w: it moved to %s since your last fetch (yours: %s); run dv fetch, then decide", name, s.Remote, refs.ErrConflict, cur.Short(), want.Short())
+		}
+		etag = fi.ETag
+	}
+	if _, err := s.Remote.PutIf(ctx, key, refBlob(want), etag); err != nil {
+		if errors.Is(err, ErrPrecondition) {
+			return false, fmt.Errorf("ref %s on %s: %w: another push moved it first; run dv fetch, then decide", name, s.Remote, refs.ErrConflict)
+		}
+		return false, fmt.Errorf("push ref %s: %w", name, err)
+	}
+	return true, s.setTracking(ctx, name, want)
+}
+
+// FetchRefs reads the remote's refs, records them as last seen, and moves
+// each local ref that has not moved since the last fetch (or does not
+// exist) to the remote's value. It returns the remote's refs and the
+// names whose local value diverged and was kept.
+func (s *Syncer) FetchRefs(ctx context.Context, local *refs.Store) (map[string]objects.ID, []string, error) {
+	var names []string
+	err := s.Remote.List(ctx, RefsPrefix, func(fi Info) error {
+		names = append(names, strings.TrimPrefix(fi.Name, RefsPrefix))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list refs: %w", err)
+	}
+	out := map[string]objects.ID{}
+	var diverged []string
+	for _, name := range names {
+		if refs.ValidName(name) != nil {
+			continue // not ours; never written by dv
+		}
+		b, err := ReadAll(ctx, s.Remote, RefsPrefix+name)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		id, err := parseRefBlob(name, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[name] = id
+		seen, _ := s.tracking().Get(name)
+		cur, err := local.Get(name)
+		switch {
+		case errors.Is(err, refs.ErrNotFound):
+			err = local.CompareAndSwap(ctx, name, objects.ID{}, id)
+		case err != nil:
+		case cur == id:
+		case cur == seen:
+			err = local.CompareAndSwap(ctx, name, cur, id)
+		default:
+			diverged = append(diverged, name)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.setTracking(ctx, name, id); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, diverged, nil
+}

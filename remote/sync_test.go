@@ -1,0 +1,204 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/remote"
+	"github.com/dv-ml/dv/remote/mem"
+)
+
+func newStore(t *testing.T) *objects.Store {
+	t.Helper()
+	dir := t.TempDir()
+	if err := objects.Init(dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := objects.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// addFiles stores n random files in a tree and returns the tree id.
+func addFiles(t *testing.T, s *objects.Store, n, size int, seed uint64) objects.ID {
+	t.Helper()
+	ctx := context.Background()
+	w := s.NewWriter()
+	r := rand.New(rand.NewPCG(seed, 1))
+	tree := &objects.Tree{}
+	for i := range n {
+		b := make([]byte, size)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		id, sz, err := objects.PutFile(ctx, w, bytes.NewReader(b), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree.Entries = append(tree.Entries, objects.TreeEntry{Name: string(rune('a'+i%26)) + string(rune('0'+i/26)), Type: objects.EntryFile, Size: sz, ID: id})
+	}
+	tb, err := tree.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := w.Put(ctx, objects.TypeTree, tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestPushFetchRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a, b := newStore(t), newStore(t)
+	root := addFiles(t, a, 40, 20_000, 1)
+	big := addFiles(t, a, 2, 3<<20, 2) // multi-chunk files
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir(), Jobs: 4}
+	st, err := sa.Push(ctx, []objects.ID{root, big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Objects == 0 || !st.IndexUploaded {
+		t.Fatalf("push stats %+v", st)
+	}
+	before := rem.Calls()
+	st2, err := sa.Push(ctx, []objects.ID{root, big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := rem.Calls()
+	reqs := 0
+	for k, v := range after {
+		reqs += v - before[k]
+	}
+	if st2.Objects != 0 || reqs > 2 {
+		t.Fatalf("second push uploaded %d objects with %d requests; want a no-op", st2.Objects, reqs)
+	}
+
+	sb := &remote.Syncer{Local: b, Remote: rem, CacheDir: t.TempDir(), Jobs: 4}
+	fst, err := sb.Fetch(ctx, []objects.ID{root, big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fst.Missing != 0 || fst.Objects == 0 {
+		t.Fatalf("fetch stats %+v", fst)
+	}
+	for _, r := range []objects.ID{root, big} {
+		want, _ := a.Reachable(ctx, []objects.ID{r})
+		got, err := b.Reachable(ctx, []objects.ID{r})
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("fetched %d of %d objects: %v", len(got), len(want), err)
+		}
+		if err := b.Complete(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Check(ctx, func(ce *objects.CorruptError) { t.Errorf("after fetch: %v", ce) }); err != nil {
+		t.Fatal(err)
+	}
+	// A second fetch downloads nothing.
+	fst, err = sb.Fetch(ctx, []objects.ID{root, big})
+	if err != nil || fst.Objects != 0 {
+		t.Fatalf("second fetch: %+v, %v", fst, err)
+	}
+}
+
+func TestPushOnlyMissingObjects(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a := newStore(t)
+	r1 := addFiles(t, a, 30, 10_000, 3)
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir(), Jobs: 2}
+	if _, err := sa.Push(ctx, []objects.ID{r1}); err != nil {
+		t.Fatal(err)
+	}
+	r2 := addFiles(t, a, 5, 10_000, 4)
+	st, err := sa.Push(ctx, []objects.ID{r1, r2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Objects != 6 { // 5 files + 1 tree
+		t.Fatalf("pushed %d objects, want 6", st.Objects)
+	}
+}
+
+func TestFetchRefusesCorruptRemoteObject(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a, b := newStore(t), newStore(t)
+	root := addFiles(t, a, 3, 50_000, 5)
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir(), Jobs: 2}
+	if _, err := sa.Push(ctx, []objects.ID{root}); err != nil {
+		t.Fatal(err)
+	}
+	// Flip a byte in the middle of the remote pack.
+	var name string
+	_ = rem.List(ctx, remote.PacksPrefix, func(fi remote.Info) error { name = fi.Name; return nil })
+	data, err := remote.ReadAll(ctx, rem, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x40
+	if err := rem.Put(ctx, name, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	sb := &remote.Syncer{Local: b, Remote: rem, CacheDir: t.TempDir(), Jobs: 2}
+	_, err = sb.Fetch(ctx, []objects.ID{root})
+	var ce *objects.CorruptError
+	if !errors.As(err, &ce) || ce.What != "remote object" {
+		t.Fatalf("fetch of a damaged object: %v, want a remote object integrity error", err)
+	}
+	if _, err := b.Check(ctx, func(ce *objects.CorruptError) { t.Errorf("local store damaged: %v", ce) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPushRefsConflict(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a, b := newStore(t), newStore(t)
+	ra := refs.Open(filepath.Join(t.TempDir(), "refs"))
+	rb := refs.Open(filepath.Join(t.TempDir(), "refs"))
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir()}
+	sb := &remote.Syncer{Local: b, Remote: rem, CacheDir: t.TempDir()}
+	idA, idB := objects.Hash(objects.TypeBlob, []byte("a")), objects.Hash(objects.TypeBlob, []byte("b"))
+	if err := ra.CompareAndSwap(ctx, "datasets/crop", objects.ID{}, idA); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.CompareAndSwap(ctx, "datasets/crop", objects.ID{}, idB); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := sa.PushRefs(ctx, ra); err != nil || len(up) != 1 {
+		t.Fatalf("first push: %v %v", up, err)
+	}
+	if _, err := sb.PushRefs(ctx, rb); !errors.Is(err, refs.ErrConflict) {
+		t.Fatalf("second push: %v, want a conflict", err)
+	}
+	// After fetching, b's diverged ref is kept, and b may then decide.
+	got, diverged, err := sb.FetchRefs(ctx, rb)
+	if err != nil || got["datasets/crop"] != idA || len(diverged) != 1 {
+		t.Fatalf("fetch refs: %v %v %v", got, diverged, err)
+	}
+	if _, err := sb.PushRefs(ctx, rb); err != nil {
+		t.Fatalf("push after fetch: %v", err)
+	}
+	if got, _, _ := sa.FetchRefs(ctx, ra); got["datasets/crop"] != idB {
+		t.Fatalf("remote ref = %v", got)
+	}
+	if v, _ := ra.Get("datasets/crop"); v != idB {
+		t.Fatal("a's ref did not fast-forward to the remote's value")
+	}
+}
