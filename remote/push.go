@@ -46,17 +46,22 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 	if err != nil {
 		return st, err
 	}
-	missing := map[objects.ID]bool{}
-	for id := range needed {
-		if _, ok := ridx.Objects[id]; ok {
-			st.AlreadyThere++
-		} else {
-			missing[id] = true
-		}
-	}
-	if len(missing) == 0 {
+	if len(missingFrom(needed, ridx)) == 0 {
+		st.AlreadyThere = len(needed)
 		return st, nil
 	}
+	// Something to upload: hold a push lock so that no gc deletes what this
+	// push counts on, and read the index again under it.
+	release, err := s.lock(ctx, "push", "gc")
+	if err != nil {
+		return st, err
+	}
+	defer release()
+	if ridx, err = s.LoadIndex(ctx); err != nil {
+		return st, err
+	}
+	missing := missingFrom(needed, ridx)
+	st.AlreadyThere = len(needed) - len(missing)
 	remotePacks, err := s.ListPacks(ctx)
 	if err != nil {
 		return st, err
@@ -177,4 +182,14 @@ func (s *Syncer) uploadPackFile(ctx context.Context, p objects.PackIndex) error 
 	}
 	s.progress(int64(len(b)))
 	return nil
+}
+
+func missingFrom(needed map[objects.ID]bool, ridx *Index) map[objects.ID]bool {
+	missing := map[objects.ID]bool{}
+	for id := range needed {
+		if _, ok := ridx.Objects[id]; !ok {
+			missing[id] = true
+		}
+	}
+	return missing
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
@@ -104,37 +105,51 @@ func (s *Syncer) pushRef(ctx context.Context, name string, seen, want objects.ID
 	return true, s.setTracking(ctx, name, want)
 }
 
-// FetchRefs reads the remote's refs, records them as last seen, and moves
-// each local ref that has not moved since the last fetch (or does not
-// exist) to the remote's value. It returns the remote's refs and the
-// names whose local value diverged and was kept.
-func (s *Syncer) FetchRefs(ctx context.Context, local *refs.Store) (map[string]objects.ID, []string, error) {
+// RemoteRefs reads every ref on the remote.
+func (s *Syncer) RemoteRefs(ctx context.Context) (map[string]objects.ID, error) {
 	var names []string
 	err := s.Remote.List(ctx, RefsPrefix, func(fi Info) error {
 		names = append(names, strings.TrimPrefix(fi.Name, RefsPrefix))
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("list refs: %w", err)
+		return nil, fmt.Errorf("list refs: %w", err)
 	}
 	out := map[string]objects.ID{}
-	var diverged []string
 	for _, name := range names {
 		if refs.ValidName(name) != nil {
-			continue // not ours; never written by dv
+			continue // not written by dv
 		}
 		b, err := ReadAll(ctx, s.Remote, RefsPrefix+name)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		id, err := parseRefBlob(name, b)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		out[name] = id
+	}
+	return out, nil
+}
+
+// ApplyRefs records the remote's refs as last seen and moves each local
+// ref that has not moved since the last fetch (or does not exist) to the
+// remote's value. Call it after fetching the refs' data, so a local ref
+// never names data that is missing. It returns the names whose local value
+// diverged and was kept.
+func (s *Syncer) ApplyRefs(ctx context.Context, local *refs.Store, remoteRefs map[string]objects.ID) ([]string, error) {
+	var diverged []string
+	names := make([]string, 0, len(remoteRefs))
+	for n := range remoteRefs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		id := remoteRefs[name]
 		seen, _ := s.tracking().Get(name)
 		cur, err := local.Get(name)
 		switch {
@@ -148,11 +163,11 @@ func (s *Syncer) FetchRefs(ctx context.Context, local *refs.Store) (map[string]o
 			diverged = append(diverged, name)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := s.setTracking(ctx, name, id); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return out, diverged, nil
+	return diverged, nil
 }

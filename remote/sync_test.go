@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/refs"
@@ -188,17 +189,81 @@ func TestPushRefsConflict(t *testing.T) {
 		t.Fatalf("second push: %v, want a conflict", err)
 	}
 	// After fetching, b's diverged ref is kept, and b may then decide.
-	got, diverged, err := sb.FetchRefs(ctx, rb)
+	got, err := sb.RemoteRefs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diverged, err := sb.ApplyRefs(ctx, rb, got)
 	if err != nil || got["datasets/crop"] != idA || len(diverged) != 1 {
 		t.Fatalf("fetch refs: %v %v %v", got, diverged, err)
 	}
 	if _, err := sb.PushRefs(ctx, rb); err != nil {
 		t.Fatalf("push after fetch: %v", err)
 	}
-	if got, _, _ := sa.FetchRefs(ctx, ra); got["datasets/crop"] != idB {
-		t.Fatalf("remote ref = %v", got)
+	got, err = sa.RemoteRefs(ctx)
+	if err != nil || got["datasets/crop"] != idB {
+		t.Fatalf("remote ref = %v, %v", got, err)
+	}
+	if _, err := sa.ApplyRefs(ctx, ra, got); err != nil {
+		t.Fatal(err)
 	}
 	if v, _ := ra.Get("datasets/crop"); v != idB {
 		t.Fatal("a's ref did not fast-forward to the remote's value")
+	}
+}
+
+func TestRemoteGC(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a := newStore(t)
+	keep := addFiles(t, a, 10, 30_000, 7)
+	drop := addFiles(t, a, 10, 30_000, 8)
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir(), Jobs: 2}
+	if _, err := sa.Push(ctx, []objects.ID{keep, drop}); err != nil {
+		t.Fatal(err)
+	}
+	// Inside the grace period nothing is deleted.
+	st, err := sa.GC(ctx, []objects.ID{keep}, time.Hour, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksDeleted+st.PacksRewritten != 0 {
+		t.Fatalf("young data touched: %+v", st)
+	}
+	// With no grace, drop's objects go and keep's stay complete.
+	dry, err := sa.GC(ctx, []objects.ID{keep}, 0, true)
+	if err != nil || dry.Removed != 11 {
+		t.Fatalf("dry run: %+v, %v (want 11 removable objects)", dry, err)
+	}
+	if _, err := sa.GC(ctx, []objects.ID{keep}, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	b := newStore(t)
+	sb := &remote.Syncer{Local: b, Remote: rem, CacheDir: t.TempDir(), Jobs: 2}
+	if fst, err := sb.Fetch(ctx, []objects.ID{keep}); err != nil || fst.Missing != 0 {
+		t.Fatalf("fetch after gc: %+v %v", fst, err)
+	}
+	if err := b.Complete(ctx, keep); err != nil {
+		t.Fatal(err)
+	}
+	if fst, _ := sb.Fetch(ctx, []objects.ID{drop}); fst.Missing == 0 {
+		t.Fatal("gc kept unreachable data")
+	}
+	var problems []string
+	if _, err := sb.Check(ctx, func(ce *objects.CorruptError) { problems = append(problems, ce.Error()) }); err != nil || len(problems) > 0 {
+		t.Fatalf("remote check after gc: %v %v", problems, err)
+	}
+}
+
+func TestGCWaitsForPush(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a := newStore(t)
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir()}
+	if _, err := rem.PutIf(ctx, remote.LocksPrefix+"push-x", []byte("{}"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.GC(ctx, nil, 0, false); !errors.Is(err, remote.ErrLocked) {
+		t.Fatalf("gc during a push: %v, want ErrLocked", err)
 	}
 }

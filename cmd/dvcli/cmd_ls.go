@@ -2,8 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -91,36 +89,9 @@ func cmdLs(e *env) *cli.Command {
 // lsTree lists the files at or below rel, which is a tracked path or a
 // path inside a tracked directory.
 func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*workspace.Pointer, rel string) ([]lsEntry, error) {
-	var top string
-	for p := range ptrs {
-		if under(rel, p) {
-			top = p
-		}
-	}
-	if top == "" {
-		return nil, fmt.Errorf("%s: not tracked (no pointer file for it or a parent)", rel)
-	}
-	e := ptrs[top].Entry("")
-	for _, name := range strings.Split(strings.TrimPrefix(strings.TrimPrefix(rel, top), "/"), "/") {
-		if name == "" {
-			continue
-		}
-		if e.Type != objects.EntryDir {
-			return nil, fmt.Errorf("%s: not found in %s", rel, top)
-		}
-		t, err := r.LoadTree(ctx, e.ID)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", top, err)
-		}
-		found := false
-		for _, c := range t.Entries {
-			if c.Name == name {
-				e, found = c, true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("%s: not found in %s", rel, top)
-		}
+	_, e, err := r.Locate(ctx, ptrs, rel)
+	if err != nil {
+		return nil, err
 	}
 	var out []lsEntry
 	var walk func(p string, e objects.TreeEntry) error

@@ -41,11 +41,11 @@ var ErrUnsaved = errors.New("unsaved changes")
 // pointer files. Files whose data fails verification are not written; the
 // error names each, and the other files are still checked out.
 func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOptions) ([]CheckoutResult, error) {
-	ptrs, err := r.ReadPointers(paths)
+	targets, err := r.Targets(ctx, paths)
 	if err != nil {
 		return nil, err
 	}
-	rels := sortedKeys(ptrs)
+	rels := sortedKeys(targets)
 	for _, rel := range rels {
 		if err := r.safeParents(rel); err != nil {
 			return nil, err
@@ -58,7 +58,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 	var results []CheckoutResult
 	var errs []error
 	for _, rel := range rels {
-		target := ptrs[rel].Entry(baseName(rel))
+		target := targets[rel]
 		cur, ok := work.Entries[rel]
 		res := CheckoutResult{Path: rel}
 		if ok && sameEntry(cur, target) {
