@@ -2,12 +2,15 @@ package dvcli
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
 )
 
 func goVersion() string { return runtime.Version() }
@@ -44,6 +47,11 @@ func cmdAdd(e *env) *cli.Command {
 			if err := opts.Validate(); err != nil {
 				return usageError{err}
 			}
+			if opts.Name != "" {
+				if err := refs.ValidName(refName(opts.Kind, opts.Name)); err != nil {
+					return usagef("--name %q: %v", opts.Name, err)
+				}
+			}
 			r, err := openRepo()
 			if err != nil {
 				return err
@@ -64,6 +72,11 @@ func cmdAdd(e *env) *cli.Command {
 					return err
 				}
 				results = append(results, res)
+				if opts.Name != "" {
+					if err := moveRef(ctx, r, refName(opts.Kind, opts.Name), res.ID); err != nil {
+						return err
+					}
+				}
 				if !e.json {
 					state := "added"
 					if res.Unchanged {
@@ -102,4 +115,33 @@ func pointerList(rels []string) string {
 		b.WriteString(r + workspace.PointerExt)
 	}
 	return b.String() + " .gitignore"
+}
+
+// refName is the ref that --name moves for data of a kind.
+func refName(kind, name string) string {
+	prefix := map[string]string{"dataset": "datasets", "labels": "labels", "model": "models"}[kind]
+	if prefix == "" {
+		prefix = "data"
+	}
+	return prefix + "/" + name
+}
+
+// moveRef points a local ref at id by compare-and-swap, retrying when
+// another process moved it meanwhile.
+func moveRef(ctx context.Context, r *workspace.Repo, name string, id objects.ID) error {
+	st := localRefs(r)
+	var err error
+	for range 5 {
+		cur, gerr := st.Get(name)
+		if gerr != nil && !errors.Is(gerr, refs.ErrNotFound) {
+			return gerr
+		}
+		if cur == id {
+			return nil
+		}
+		if err = st.CompareAndSwap(ctx, name, cur, id); !errors.Is(err, refs.ErrConflict) {
+			return err
+		}
+	}
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
 )
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -22,6 +23,10 @@ func cmdFsck(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "fsck",
 		Usage: "verify every object, pack, index and pointer; exit 3 on corruption",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "verify remote `NAME` instead (downloads every pack)"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel downloads"},
+		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			r, err := openRepo()
 			if err != nil {
@@ -31,6 +36,9 @@ func cmdFsck(e *env) *cli.Command {
 			var problems []fsckProblem
 			bad := func(ce *objects.CorruptError) {
 				problems = append(problems, fsckProblem{ce.What, ce.Name, ce.Reason})
+			}
+			if cmd.IsSet("remote") {
+				return fsckRemote(ctx, e, r, cmd.String("remote"), cmd.Int("jobs"))
 			}
 			st, err := r.Store.Check(ctx, bad)
 			if err != nil {
@@ -59,11 +67,51 @@ func cmdFsck(e *env) *cli.Command {
 				}
 				e.printf("checked %d packs, %d objects, %s\n", st.Packs, st.Objects, humanBytes(st.Bytes))
 			}
-			if len(problems) > 0 {
-				return &objects.CorruptError{What: problems[0].What, Name: problems[0].Name,
-					Reason: fmt.Sprintf("%s (%d problems in all)", problems[0].Reason, len(problems))}
-			}
-			return nil
+			return problemsError(problems)
 		},
 	}
+}
+
+// problemsError is the integrity error for a non-empty problem list.
+func problemsError(problems []fsckProblem) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &objects.CorruptError{What: problems[0].What, Name: problems[0].Name,
+		Reason: fmt.Sprintf("%s (%d problems in all)", problems[0].Reason, len(problems))}
+}
+
+func fsckRemote(ctx context.Context, e *env, r *workspace.Repo, name string, jobs int) error {
+	s, name, err := syncer(ctx, r, name, jobs, false)
+	if err != nil {
+		return err
+	}
+	defer s.Remote.Close()
+	onData, done := e.bar("fsck "+name, 0)
+	s.OnBytes = onData
+	var problems []fsckProblem
+	st, err := s.Check(ctx, func(ce *objects.CorruptError) {
+		problems = append(problems, fsckProblem{ce.What, ce.Name, ce.Reason})
+	})
+	done()
+	if err != nil {
+		return err
+	}
+	if e.json {
+		if problems == nil {
+			problems = []fsckProblem{}
+		}
+		if err := e.printJSON(map[string]any{"remote": name, "stats": st, "problems": problems, "ok": len(problems) == 0}); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range problems {
+			fmt.Fprintf(e.stderr, "dv: %s %s: %s\n", p.What, p.Name, p.Reason)
+		}
+		e.printf("checked %s: %d index files, %d packs, %d objects, %s\n", name, st.IndexFiles, st.Packs, st.Objects, humanBytes(st.Bytes))
+		if st.Unindexed > 0 {
+			e.printf("%d unindexed packs (left by interrupted pushes; dv gc -r removes them)\n", st.Unindexed)
+		}
+	}
+	return problemsError(problems)
 }

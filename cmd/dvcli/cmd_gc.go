@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -23,6 +24,8 @@ func cmdGC(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "all-commits", Aliases: []string{"a"}, Usage: "keep data any git commit, branch or tag reaches"},
 			&cli.BoolFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "keep only the work tree's data"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted, delete nothing"},
+			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "collect remote `NAME` instead of the local store"},
+			&cli.DurationFlag{Name: "grace", Value: time.Hour, Usage: "remote: keep packs and index files younger than this (pushes in flight)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			all, ws := cmd.Bool("all-commits"), cmd.Bool("workspace")
@@ -34,6 +37,9 @@ func cmdGC(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
+			if cmd.IsSet("remote") {
+				return gcRemote(ctx, e, r, cmd, all)
+			}
 			unlock, err := r.Store.Lock(ctx, true)
 			if err != nil {
 				return err
@@ -102,4 +108,30 @@ func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]object
 		return nil, err
 	}
 	return append(roots, hist...), nil
+}
+
+func gcRemote(ctx context.Context, e *env, r *workspace.Repo, cmd *cli.Command, all bool) error {
+	roots, err := gcRoots(ctx, e, r, all)
+	if err != nil {
+		return err
+	}
+	s, name, err := syncer(ctx, r, cmd.String("remote"), 8, false)
+	if err != nil {
+		return err
+	}
+	defer s.Remote.Close()
+	st, err := s.GC(ctx, roots, cmd.Duration("grace"), cmd.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(map[string]any{"remote": name, "dry_run": cmd.Bool("dry-run"), "stats": st})
+	}
+	verb := "removed"
+	if cmd.Bool("dry-run") {
+		verb = "would remove"
+	}
+	e.printf("%s: %s %d objects (%s), %d packs deleted, %d rewritten, %d unindexed; %d objects kept, %d young files kept\n",
+		name, verb, st.Removed, humanBytes(st.RemovedBytes), st.PacksDeleted, st.PacksRewritten, st.UnindexedPacks, st.Live, st.KeptYoung)
+	return nil
 }

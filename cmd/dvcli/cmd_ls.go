@@ -2,6 +2,7 @@ package dvcli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/urfave/cli/v3"
 

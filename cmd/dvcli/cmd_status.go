@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -15,6 +16,7 @@ func cmdStatus(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when anything differs"},
+			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "also show what remote `NAME` lacks"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			r, err := openRepo()
@@ -36,8 +38,23 @@ func cmdStatus(e *env) *cli.Command {
 					differs = true
 				}
 			}
+			var remoteSt []remoteStatus
+			if cmd.IsSet("remote") {
+				if remoteSt, err = statusRemote(ctx, r, cmd.String("remote"), sts); err != nil {
+					return err
+				}
+				for _, rs := range remoteSt {
+					if rs.MissingObjects > 0 {
+						differs = true
+					}
+				}
+			}
 			if e.json {
-				if err := e.printJSON(map[string]any{"paths": sts, "bytes_read": read, "clean": !differs}); err != nil {
+				out := map[string]any{"paths": sts, "bytes_read": read, "clean": !differs}
+				if remoteSt != nil {
+					out["remote"] = remoteSt
+				}
+				if err := e.printJSON(out); err != nil {
 					return err
 				}
 			} else {
@@ -47,6 +64,11 @@ func cmdStatus(e *env) *cli.Command {
 					}
 					if !s.InCache {
 						e.printf("%-10s %s\n", "not in cache:", s.Path)
+					}
+				}
+				for _, rs := range remoteSt {
+					if rs.MissingObjects > 0 {
+						e.printf("%-10s %s (%d objects, %s on %s)\n", "not pushed:", rs.Path, rs.MissingObjects, humanBytes(rs.MissingBytes), rs.Remote)
 					}
 				}
 				if !differs {
@@ -59,4 +81,41 @@ func cmdStatus(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+type remoteStatus struct {
+	Path           string `json:"path"`
+	Remote         string `json:"remote"`
+	MissingObjects int    `json:"missing_objects"`
+	MissingBytes   int64  `json:"missing_bytes"`
+}
+
+// statusRemote says, per tracked path, what the remote lacks.
+func statusRemote(ctx context.Context, r *workspace.Repo, name string, sts []workspace.PathStatus) ([]remoteStatus, error) {
+	s, name, err := syncer(ctx, r, name, 8, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Remote.Close()
+	ptrs, err := r.ReadPointers(nil)
+	if err != nil {
+		return nil, err
+	}
+	ridx, err := s.LoadIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []remoteStatus
+	for _, st := range sts {
+		p := ptrs[st.Path]
+		if p == nil {
+			continue
+		}
+		n, b, err := s.Missing(ctx, ridx, []objects.ID{p.OID})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, remoteStatus{Path: st.Path, Remote: name, MissingObjects: n, MissingBytes: b})
+	}
+	return out, nil
 }

@@ -41,6 +41,7 @@ func Main() int {
 // Run runs dv with args (args[0] is the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	setUsageErrors(app)
 	err := app.Run(ctx, args)
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errSilent) {
@@ -71,6 +72,20 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// setUsageErrors makes a bad flag or argument of any subcommand a usage
+// error (exit 2, one line), as it is for the root command; urfave/cli
+// otherwise prints "Incorrect Usage" and the help, and exits 1.
+func setUsageErrors(cmd *cli.Command) {
+	for _, c := range cmd.Commands {
+		if c.OnUsageError == nil {
+			c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+				return usageError{err}
+			}
+		}
+		setUsageErrors(c)
+	}
+}
 
 // exitCode maps an error to dv's exit codes, in one place.
 func exitCode(ctx context.Context, err error) int {
@@ -139,7 +154,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 		},
 		Commands: []*cli.Command{
 			cmdInit(e), cmdAdd(e), cmdStatus(e), cmdCheckout(e), cmdDiff(e), cmdLs(e),
-			cmdFsck(e), cmdGC(e), cmdVersion(e),
+			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 		},
 	}
 }

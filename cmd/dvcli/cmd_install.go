@@ -1,0 +1,92 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// hookMarker identifies hooks dv wrote, so they can be updated.
+const hookMarker = "# installed by dv install"
+
+var hooks = map[string]string{
+	"post-checkout": "#!/bin/sh\n" + hookMarker + "\n# After git checkout of a branch or commit, make the data match.\n[ \"$3\" = 1 ] || exit 0\nexec dv checkout\n",
+	"pre-push":      "#!/bin/sh\n" + hookMarker + "\n# Before git push, push the data it needs.\nexec dv push\n",
+}
+
+func cmdInstall(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "install",
+		Usage: "install git hooks: post-checkout runs dv checkout, pre-push runs dv push",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			dir, err := gitHooksDir(r.Root)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			var installed []string
+			for _, name := range []string{"post-checkout", "pre-push"} {
+				p := filepath.Join(dir, name)
+				old, err := os.ReadFile(p)
+				if err == nil && !strings.Contains(string(old), hookMarker) {
+					return fmt.Errorf("%s exists and was not written by dv; merge dv's hook into it by hand (see dv help install)", p)
+				}
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				if err := objects.WriteFileAtomic(p, []byte(hooks[name]), 0o755); err != nil {
+					return err
+				}
+				installed = append(installed, p)
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"hooks": installed})
+			}
+			for _, p := range installed {
+				e.printf("installed %s\n", p)
+			}
+			return nil
+		},
+	}
+}
+
+// gitHooksDir finds .git/hooks above root (following a .git file of a
+// linked work tree).
+func gitHooksDir(root string) (string, error) {
+	for dir := root; ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, ".git")
+		fi, err := os.Stat(p)
+		if err == nil && fi.IsDir() {
+			return filepath.Join(p, "hooks"), nil
+		}
+		if err == nil {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return "", err
+			}
+			gd := strings.TrimSpace(strings.TrimPrefix(string(b), "gitdir:"))
+			if !filepath.IsAbs(gd) {
+				gd = filepath.Join(dir, gd)
+			}
+			return filepath.Join(gd, "hooks"), nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", errors.New("not in a git repository: dv install needs git")
+		}
+	}
+}

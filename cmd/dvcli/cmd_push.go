@@ -1,0 +1,254 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/remote"
+)
+
+func syncFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "remote `NAME` (default: dv.yaml's default)"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "parallel transfers"},
+		&cli.BoolFlag{Name: "all-commits", Aliases: []string{"a"}, Usage: "every version any git commit, branch or tag names, not just the work tree's"},
+	}
+}
+
+// scopeRoots returns the objects a push or fetch covers: the data of the
+// given tracked paths (all when none), the local refs, and with
+// --all-commits every pointer in git history.
+func scopeRoots(ctx context.Context, e *env, r *workspace.Repo, paths []string, all bool) ([]objects.ID, error) {
+	var roots []objects.ID
+	if len(paths) > 0 {
+		targets, err := r.Targets(ctx, paths)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range targets {
+			roots = append(roots, t.ID)
+		}
+		return roots, nil
+	}
+	return gcRoots(ctx, e, r, all)
+}
+
+func cmdPush(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "upload what the remote lacks: packs, then the index, then refs",
+		ArgsUsage: "[PATH...]",
+		Flags:     syncFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			paths, err := relPaths(r, cmd.Args().Slice())
+			if err != nil {
+				return err
+			}
+			roots, err := scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
+			if err != nil {
+				return err
+			}
+			s, name, err := syncer(ctx, r, cmd.String("remote"), cmd.Int("jobs"), true)
+			if err != nil {
+				return err
+			}
+			defer s.Remote.Close()
+			onData, done := e.bar("push "+name, 0)
+			s.OnBytes = onData
+			st, err := s.Push(ctx, roots)
+			done()
+			if err != nil {
+				return err
+			}
+			updated, refErr := s.PushRefs(ctx, localRefs(r))
+			if e.json {
+				out := map[string]any{"remote": name, "stats": st, "refs_updated": nonNil(updated)}
+				if refErr != nil {
+					out["error"] = refErr.Error()
+				}
+				if err := e.printJSON(out); err != nil {
+					return err
+				}
+			} else {
+				switch {
+				case st.Objects == 0 && len(updated) == 0:
+					e.printf("%s is up to date\n", name)
+				case st.Objects > 0:
+					e.printf("pushed %d objects in %d packs (%s) to %s\n", st.Objects, st.Packs, humanBytes(st.Bytes), name)
+				}
+				for _, u := range updated {
+					e.printf("ref %s updated\n", u)
+				}
+				if st.MissingLocal > 0 {
+					e.warnf("%d tracked versions are not in the local store and were not pushed (dv fetch them first)", st.MissingLocal)
+				}
+			}
+			return refErr
+		},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// fetch downloads the scope's data and the remote's refs (and their data),
+// then moves local refs.
+func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, paths []string) (remote.FetchStats, string, error) {
+	s, name, err := syncer(ctx, r, cmd.String("remote"), cmd.Int("jobs"), false)
+	if err != nil {
+		return remote.FetchStats{}, "", err
+	}
+	defer s.Remote.Close()
+	onData, done := e.bar("fetch "+name, 0)
+	defer done()
+	s.OnBytes = onData
+	var total remote.FetchStats
+	// Paths inside tracked directories need the trees above them first.
+	var roots []objects.ID
+	for {
+		roots, err = scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
+		var nf *objects.NotFoundError
+		if !errors.As(err, &nf) {
+			break
+		}
+		ridx, lerr := s.LoadIndex(ctx)
+		if lerr != nil {
+			return total, name, lerr
+		}
+		if _, ok := ridx.Objects[nf.ID]; !ok {
+			return total, name, err
+		}
+		st, ferr := s.FetchOne(ctx, ridx, []objects.ID{nf.ID})
+		total = addFetch(total, st)
+		if ferr != nil {
+			return total, name, ferr
+		}
+	}
+	if err != nil {
+		return total, name, err
+	}
+	var rrefs map[string]objects.ID
+	if len(paths) == 0 {
+		if rrefs, err = s.RemoteRefs(ctx); err != nil {
+			return total, name, err
+		}
+		for _, id := range rrefs {
+			roots = append(roots, id)
+		}
+	}
+	st, err := s.Fetch(ctx, roots)
+	total = addFetch(total, st)
+	if err != nil {
+		return total, name, err
+	}
+	if rrefs != nil {
+		diverged, err := s.ApplyRefs(ctx, localRefs(r), rrefs)
+		if err != nil {
+			return total, name, err
+		}
+		for _, d := range diverged {
+			e.warnf("ref %s differs from %s's; kept yours (push to replace theirs)", d, name)
+		}
+	}
+	return total, name, nil
+}
+
+func addFetch(a, b remote.FetchStats) remote.FetchStats {
+	a.Objects += b.Objects
+	a.Bytes += b.Bytes
+	a.Requests += b.Requests
+	a.Missing += b.Missing
+	return a
+}
+
+func cmdFetch(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "fetch",
+		Usage:     "download what the local store lacks (does not touch the work tree)",
+		ArgsUsage: "[PATH...]",
+		Flags:     syncFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			paths, err := relPaths(r, cmd.Args().Slice())
+			if err != nil {
+				return err
+			}
+			st, name, err := fetch(ctx, e, cmd, r, paths)
+			if err != nil {
+				return err
+			}
+			return reportFetch(e, name, st, nil)
+		},
+	}
+}
+
+func reportFetch(e *env, name string, st remote.FetchStats, co []workspace.CheckoutResult) error {
+	if e.json {
+		out := map[string]any{"remote": name, "stats": st}
+		if co != nil {
+			out["checkout"] = co
+		}
+		return e.printJSON(out)
+	}
+	if st.Objects == 0 {
+		e.printf("nothing to fetch from %s\n", name)
+	} else {
+		e.printf("fetched %d objects (%s) from %s in %d requests\n", st.Objects, humanBytes(st.Bytes), name, st.Requests)
+	}
+	if st.Missing > 0 {
+		e.warnf("%d objects are on neither side (push them from the machine that has them)", st.Missing)
+	}
+	for _, c := range co {
+		if !c.Unchanged {
+			e.printf("%s: %d written, %d removed\n", c.Path, c.Written, c.Removed)
+		}
+	}
+	return nil
+}
+
+func cmdPull(e *env) *cli.Command {
+	flags := append(syncFlags(), &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite data that is not in the store"})
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "fetch, then check out the work tree",
+		ArgsUsage: "[PATH...]",
+		Flags:     flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			paths, err := relPaths(r, cmd.Args().Slice())
+			if err != nil {
+				return err
+			}
+			st, name, err := fetch(ctx, e, cmd, r, paths)
+			if err != nil {
+				return err
+			}
+			co, cerr := r.Checkout(ctx, paths, workspace.CheckoutOptions{Force: cmd.Bool("force")})
+			if err := reportFetch(e, name, st, co); err != nil {
+				return err
+			}
+			return cerr
+		},
+	}
+}
