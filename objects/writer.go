@@ -26,7 +26,13 @@ type Writer struct {
 
 	statsMu sync.Mutex
 	stats   WriteStats
+
+	finishing chan struct{} // bounds packs being committed in the background
+	wg        sync.WaitGroup
 }
+
+// maxFinishing is how many full packs may be syncing at once.
+const maxFinishing = 2
 
 // WriteStats counts what a Writer stored.
 type WriteStats struct {
@@ -38,7 +44,7 @@ type WriteStats struct {
 
 // NewWriter returns a Writer adding to s.
 func (s *Store) NewWriter() *Writer {
-	return &Writer{s: s, pending: map[ID]bool{}}
+	return &Writer{s: s, pending: map[ID]bool{}, finishing: make(chan struct{}, maxFinishing)}
 }
 
 // Stats returns what the writer has stored so far.
@@ -119,7 +125,16 @@ func (w *Writer) append(id ID, t Type, comp uint8, stored []byte, rawLen int) er
 	w.statsMu.Unlock()
 
 	if full != nil {
-		return w.finishPack(full)
+		// Sync and commit the full pack in the background, so that hashing
+		// and compressing go on while the disk catches up. At most
+		// maxFinishing packs wait at once; Flush waits for all.
+		w.finishing <- struct{}{}
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			defer func() { <-w.finishing }()
+			_ = w.finishPack(full) // the error is kept in w.err
+		}()
 	}
 	return nil
 }
@@ -176,6 +191,7 @@ func (s *Store) writeIndex(packs []PackIndex) error {
 // Flush commits the current pack, if any. After Flush returns nil every
 // object put so far is durable and indexed.
 func (w *Writer) Flush(ctx context.Context) error {
+	w.wg.Wait()
 	w.mu.Lock()
 	p := w.cur
 	w.cur = nil
@@ -199,6 +215,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 
 // Abort discards the current, uncommitted pack.
 func (w *Writer) Abort() {
+	w.wg.Wait()
 	w.mu.Lock()
 	p := w.cur
 	w.cur = nil
