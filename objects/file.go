@@ -2,6 +2,7 @@ package objects
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
@@ -175,6 +176,22 @@ func children(id ID, t Type, data []byte) ([]ID, error) {
 		ids := make([]ID, len(chunks))
 		for i, c := range chunks {
 			ids[i] = c.ID
+		}
+		return ids, nil
+	case TypeRecord:
+		// Every record names what it links to in these three keys
+		// (docs/FORMATS.md, "Records"); the rest is lineage's business.
+		var links struct {
+			Parents  []ID `json:"parents"`
+			Previous *ID  `json:"previous"`
+			Objects  []ID `json:"objects"`
+		}
+		if err := json.Unmarshal(data, &links); err != nil {
+			return nil, corrupt("record", id.String(), "%v", err)
+		}
+		ids := append(links.Parents, links.Objects...)
+		if links.Previous != nil {
+			ids = append(ids, *links.Previous)
 		}
 		return ids, nil
 	}
