@@ -2,7 +2,7 @@ package dvcli
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 
@@ -48,7 +48,7 @@ func cmdAdd(e *env) *cli.Command {
 				return usageError{err}
 			}
 			if opts.Name != "" {
-				if err := refs.ValidName(refName(opts.Kind, opts.Name)); err != nil {
+				if err := refs.ValidName("datasets/" + opts.Name); err != nil {
 					return usagef("--name %q: %v", opts.Name, err)
 				}
 			}
@@ -62,21 +62,27 @@ func cmdAdd(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			rc, err := newRecorder(ctx, r)
+			if err != nil {
+				return err
+			}
+			var labelsFor objects.ID
+			if opts.LabelsFor != "" {
+				if labelsFor, err = resolveVersion(r, opts.LabelsFor); err != nil {
+					return fmt.Errorf("--labels-for: %w", err)
+				}
+			}
 			var results []*workspace.AddResult
 			for _, rel := range rels {
 				onData, done := e.bar("adding "+rel, 0)
 				r.OnData = onData
+				opts.Annotate = versionAnnotator(rc, rel, labelsFor)
 				res, err := r.Add(ctx, rel, opts)
 				done()
 				if err != nil {
 					return err
 				}
 				results = append(results, res)
-				if opts.Name != "" {
-					if err := moveRef(ctx, r, refName(opts.Kind, opts.Name), res.ID); err != nil {
-						return err
-					}
-				}
 				if !e.json {
 					state := "added"
 					if res.Unchanged {
@@ -115,33 +121,4 @@ func pointerList(rels []string) string {
 		b.WriteString(r + workspace.PointerExt)
 	}
 	return b.String() + " .gitignore"
-}
-
-// refName is the ref that --name moves for data of a kind.
-func refName(kind, name string) string {
-	prefix := map[string]string{"dataset": "datasets", "labels": "labels", "model": "models"}[kind]
-	if prefix == "" {
-		prefix = "data"
-	}
-	return prefix + "/" + name
-}
-
-// moveRef points a local ref at id by compare-and-swap, retrying when
-// another process moved it meanwhile.
-func moveRef(ctx context.Context, r *workspace.Repo, name string, id objects.ID) error {
-	st := localRefs(r)
-	var err error
-	for range 5 {
-		cur, gerr := st.Get(name)
-		if gerr != nil && !errors.Is(gerr, refs.ErrNotFound) {
-			return gerr
-		}
-		if cur == id {
-			return nil
-		}
-		if err = st.CompareAndSwap(ctx, name, cur, id); !errors.Is(err, refs.ErrConflict) {
-			return err
-		}
-	}
-	return err
 }

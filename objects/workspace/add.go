@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -19,6 +20,10 @@ type AddOptions struct {
 	Desc      string
 	LabelsFor string
 	Meta      map[string]string
+	// Annotate, when set, runs once the data is stored and before the
+	// pointer file is written, with the new pointer and the previous one
+	// (nil for a new path); it may set fields such as Record.
+	Annotate func(ctx context.Context, p *Pointer, prev *Pointer) error
 }
 
 // Validate checks the options.
@@ -101,8 +106,12 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 
 	ptrPath := r.Abs(rel) + PointerExt
 	p := &Pointer{}
+	var prev *Pointer
 	if old, err := ReadPointer(ptrPath); err == nil {
 		p = old // keep metadata and unknown keys of the previous version
+		cp := *old
+		cp.Meta = maps.Clone(old.Meta)
+		prev = &cp
 	}
 	p.Kind, p.Type, p.OID, p.Size, p.Exec = opts.Kind, e.Type, e.ID, e.Size, e.Exec
 	p.Files = e.Files
@@ -123,6 +132,11 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 			p.Meta = map[string]string{}
 		}
 		p.Meta[k] = v
+	}
+	if opts.Annotate != nil {
+		if err := opts.Annotate(ctx, p, prev); err != nil {
+			return nil, err
+		}
 	}
 	ws := w.Stats()
 	res := &AddResult{Path: rel, ID: e.ID, Type: e.Type, Files: p.Files, Bytes: e.Size,

@@ -39,6 +39,8 @@ type Pointer struct {
 	LabelsFor string            `yaml:"labels_for,omitempty"`
 	Meta      map[string]string `yaml:"meta,omitempty"`
 	Remote    string            `yaml:"remote,omitempty"`
+	// Record is the provenance record of this version (dv log, lineage).
+	Record objects.ID `yaml:"record,omitempty"`
 	// Extra keeps keys this version does not know, so that rewriting a
 	// pointer written by a newer dv loses nothing.
 	Extra map[string]any `yaml:",inline"`

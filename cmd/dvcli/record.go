@@ -1,0 +1,97 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
+)
+
+// newRecorder returns a Recorder stamped with the project's git context
+// (none outside git).
+func newRecorder(ctx context.Context, r *workspace.Repo) (*lineage.Recorder, error) {
+	rc := &lineage.Recorder{Store: r.Store, Refs: localRefs(r), Now: time.Now}
+	g, err := openGit(r)
+	if errors.Is(err, refs.ErrNoGit) {
+		return rc, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rc.Code, err = g.Context(ctx); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// versionAnnotator records a new data version each time dv add changes a
+// pointer (or the pointer has no record yet).
+func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, *workspace.Pointer, *workspace.Pointer) error {
+	return func(ctx context.Context, p, prev *workspace.Pointer) error {
+		if prev != nil && prev.OID == p.OID && !p.Record.IsZero() && prev.Kind == p.Kind &&
+			prev.Desc == p.Desc && fmt.Sprint(prev.Meta) == fmt.Sprint(p.Meta) {
+			return nil // nothing new to record
+		}
+		typ := lineage.TypeDataset
+		switch p.Kind {
+		case "labels":
+			typ = lineage.TypeLabels
+		case "model":
+			typ = lineage.TypeModel
+		}
+		rec := &lineage.Record{Type: typ, Path: rel, Name: p.Name, Kind: p.Kind, Data: p.OID,
+			Size: p.Size, Files: p.Files, Desc: p.Desc, Meta: p.Meta, LabelsFor: labelsFor,
+			Objects: []objects.ID{p.OID}}
+		if !labelsFor.IsZero() {
+			rec.Parents = []objects.ID{labelsFor}
+		}
+		if prev != nil && !prev.Record.IsZero() {
+			rec.Previous = prev.Record
+		}
+		name := p.Name
+		if name == "" {
+			name = rel
+		}
+		id, err := rc.Write(ctx, rec, lineage.RefFor(typ, name))
+		if err != nil {
+			return err
+		}
+		p.Record = id
+		return nil
+	}
+}
+
+// resolveVersion finds the record a user names: a tracked path (its
+// pointer's record), a ref name (datasets/crop, or crop for datasets), or a
+// record id.
+func resolveVersion(r *workspace.Repo, target string) (objects.ID, error) {
+	if rel, err := r.Rel(target); err == nil {
+		if p, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt); err == nil {
+			if p.Record.IsZero() {
+				return objects.ID{}, fmt.Errorf("%s: has no record yet (run dv add %s)", target, target)
+			}
+			return p.Record, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return objects.ID{}, err
+		}
+	}
+	st := localRefs(r)
+	for _, name := range []string{target, "datasets/" + target, "labels/" + target, "models/" + target, "runs/" + target} {
+		if refs.ValidName(name) != nil {
+			continue
+		}
+		if id, err := st.Get(name); err == nil {
+			return id, nil
+		}
+	}
+	if id, err := r.Store.Resolve(target); err == nil {
+		return id, nil
+	}
+	return objects.ID{}, fmt.Errorf("%s: not a tracked path, a ref or a record id", target)
+}

@@ -1,0 +1,67 @@
+package lineage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/refs"
+)
+
+// Recorder writes records: it stamps them with who, when and which
+// commit, stores them durably and moves their ref.
+type Recorder struct {
+	Store *objects.Store
+	Refs  *refs.Store
+	Code  refs.Context // the git context ("" commit outside git)
+	Now   func() time.Time
+}
+
+// RefFor returns the ref a record of this type and name moves.
+func RefFor(typ, name string) string {
+	prefix := map[string]string{
+		TypeDataset: "datasets", TypeLabels: "labels", TypeModel: "models",
+		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics",
+	}[typ]
+	return prefix + "/" + refs.SafeRefPart(name)
+}
+
+// Write stamps r, stores it, and moves ref (when not empty) from its
+// current value to the new record. When r.Previous is unset it becomes the
+// ref's current value, so versions of one name form a chain.
+func (rc *Recorder) Write(ctx context.Context, r *Record, ref string) (objects.ID, error) {
+	if r.Time.IsZero() {
+		r.Time = rc.Now().UTC()
+	}
+	r.Who = Person{Name: rc.Code.Name, Email: rc.Code.Email}
+	r.Commit, r.Dirty = rc.Code.Commit, rc.Code.Dirty
+	var cur objects.ID
+	if ref != "" {
+		var err error
+		cur, err = rc.Refs.Get(ref)
+		if err != nil && !errors.Is(err, refs.ErrNotFound) {
+			return objects.ID{}, err
+		}
+		if r.Previous.IsZero() && cur != (objects.ID{}) {
+			r.Previous = cur
+		}
+	}
+	w := rc.Store.NewWriter()
+	id, err := Put(ctx, w, r)
+	if err != nil {
+		w.Abort()
+		return id, err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return id, err
+	}
+	if ref == "" {
+		return id, nil
+	}
+	if err := rc.Refs.CompareAndSwap(ctx, ref, cur, id); err != nil {
+		return id, fmt.Errorf("record %s: %w", ref, err)
+	}
+	return id, nil
+}
