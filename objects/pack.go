@@ -78,6 +78,9 @@ func (e Entry) check(dataEnd uint64) error {
 	if e.RawLen > limit {
 		return fmt.Errorf("object %s: size %d over the limit %d", e.ID.Short(), e.RawLen, limit)
 	}
+	if e.Length > limit { // Load allocates Length bytes: bound it too
+		return fmt.Errorf("object %s: stored length %d over the limit %d", e.ID.Short(), e.Length, limit)
+	}
 	if e.Comp == compRaw && e.Length != e.RawLen {
 		return fmt.Errorf("object %s: raw length %d differs from size %d", e.ID.Short(), e.Length, e.RawLen)
 	}

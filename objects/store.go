@@ -283,7 +283,9 @@ func (s *Store) LoadType(ctx context.Context, id ID, want Type) ([]byte, error) 
 }
 
 // Lock takes the store's cross-process lock: shared for writers that only
-// add, exclusive for GC. It blocks until the lock is free or ctx ends.
+// add, exclusive for GC. It blocks until the lock is free or ctx ends. The
+// exclusive lock first reloads the index, so that it covers objects other
+// processes added since Open.
 func (s *Store) Lock(ctx context.Context, exclusive bool) (unlock func(), err error) {
 	fl := flock.New(filepath.Join(s.dir, lockFile))
 	var ok bool
@@ -297,6 +299,13 @@ func (s *Store) Lock(ctx context.Context, exclusive bool) (unlock func(), err er
 	}
 	if !ok {
 		return nil, fmt.Errorf("lock store: busy")
+	}
+	if exclusive {
+		// Others may have added index files since Open; GC must see them.
+		if err := s.loadIndex(); err != nil {
+			_ = fl.Unlock()
+			return nil, err
+		}
 	}
 	return func() { _ = fl.Unlock() }, nil
 }

@@ -110,12 +110,15 @@ func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new object
 		return fail(fmt.Errorf("%s: %w: expected %s, found %s", name, ErrConflict, short(old), short(cur)))
 	}
 	if new.IsZero() {
+		// Remove the ref while still holding the lock: released first, a
+		// concurrent CAS could read the old value, win, and lose its update.
+		err := os.Remove(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
 		_ = lock.Close()
 		_ = os.Remove(lock.Name())
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
+		return err
 	}
 	if _, err := lock.WriteString(new.String() + "\n"); err != nil {
 		return fail(err)

@@ -20,7 +20,7 @@ func AddIgnore(root, rel string) error {
 		return err
 	}
 	for _, l := range strings.Split(string(old), "\n") {
-		if strings.TrimSpace(l) == line {
+		if strings.TrimSpace(l) == strings.TrimSpace(line) { // line may end in an escaped space
 			return nil
 		}
 	}

@@ -1,0 +1,133 @@
+package objects
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestCompressRoundTrip(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		data     []byte
+		wantComp uint8
+	}{
+		{"empty", nil, compRaw},
+		{"one byte", []byte("a"), compRaw},
+		{"random", tstRand(2, 64<<10), compRaw},
+		{"zeros", make([]byte, 64<<10), compZstd},
+		{"csv", []byte(strings.Repeat("id,name,value\n1,alpha,0.5\n2,beta,0.25\n", 500)), compZstd},
+		{"max chunk compressible", bytes.Repeat([]byte("abcdefgh"), ChunkMax/8), compZstd},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			prefix := []byte("prefix")
+			out, comp, err := compress(append([]byte(nil), prefix...), tc.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if comp != tc.wantComp {
+				t.Fatalf("comp = %d, want %d", comp, tc.wantComp)
+			}
+			if !bytes.HasPrefix(out, prefix) {
+				t.Fatalf("compress did not append to dst")
+			}
+			stored := out[len(prefix):]
+			switch comp {
+			case compRaw:
+				if !bytes.Equal(stored, tc.data) {
+					t.Fatal("raw stored form differs from the data")
+				}
+			case compZstd:
+				if len(stored) >= len(tc.data) {
+					t.Fatalf("zstd form %d bytes, not smaller than %d", len(stored), len(tc.data))
+				}
+			}
+			got, err := decompress(comp, stored, len(tc.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, tc.data) {
+				t.Fatal("round trip changed the data")
+			}
+		})
+	}
+}
+
+func TestDecompressRejects(t *testing.T) {
+	t.Parallel()
+	data := bytes.Repeat([]byte("dv "), 1000)
+	z, comp, err := compress(nil, data)
+	if err != nil || comp != compZstd {
+		t.Fatalf("compress: %d, %v", comp, err)
+	}
+	garbage := append([]byte{0x28, 0xb5, 0x2f, 0xfd}, tstRand(3, 100)...) // zstd magic, then noise
+	tests := []struct {
+		name   string
+		comp   uint8
+		stored []byte
+		rawLen int
+	}{
+		{"raw too short", compRaw, []byte("abc"), 4},
+		{"raw too long", compRaw, []byte("abcde"), 4},
+		{"raw negative length", compRaw, []byte("abc"), -1},
+		{"zstd length too small", compZstd, z, len(data) - 1},
+		{"zstd length too large", compZstd, z, len(data) + 1},
+		{"zstd length zero", compZstd, z, 0},
+		{"zstd over the limit", compZstd, z, MaxObjectSize + 1},
+		{"zstd truncated", compZstd, z[:len(z)/2], len(data)},
+		{"zstd garbage", compZstd, tstRand(4, 200), 200},
+		{"zstd garbage after magic", compZstd, garbage, 100},
+		{"zstd of raw bytes", compZstd, data, len(data)},
+		{"unknown comp 2", 2, data, len(data)},
+		{"unknown comp 255", 255, data, len(data)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decompress(tc.comp, tc.stored, tc.rawLen)
+			if err == nil {
+				t.Fatalf("decompress accepted it and returned %d bytes", len(got))
+			}
+		})
+	}
+}
+
+// FuzzDecompress feeds arbitrary stored forms to decompress: it must not
+// panic, and what it accepts must have the declared length and survive a
+// compress/decompress round trip.
+func FuzzDecompress(f *testing.F) {
+	for _, data := range [][]byte{nil, []byte("hello"), bytes.Repeat([]byte("ab"), 300), tstRand(5, 300)} {
+		stored, comp, err := compress(nil, data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(comp, stored, uint32(len(data)))
+		f.Add(compZstd, stored, uint32(len(data)+1))
+	}
+	f.Add(uint8(7), []byte("x"), uint32(1))
+	f.Fuzz(func(t *testing.T, comp uint8, stored []byte, rawLen uint32) {
+		// Keep allocations small: decompress preallocates rawLen bytes.
+		n := int(rawLen % (1 << 20))
+		out, err := decompress(comp, stored, n)
+		if err != nil {
+			return
+		}
+		if len(out) != n {
+			t.Fatalf("decompress returned %d bytes, declared %d", len(out), n)
+		}
+		again, comp2, err := compress(nil, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decompress(comp2, again, n)
+		if err != nil {
+			t.Fatalf("re-compressed form does not decompress: %v", err)
+		}
+		if !bytes.Equal(back, out) {
+			t.Fatal("round trip changed the data")
+		}
+	})
+}

@@ -1,0 +1,236 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+func tstCacheEntries() map[string]cacheEntry {
+	return map[string]cacheEntry{
+		"data/a.csv": {st: Stat{Size: 10, Mtime: 1_700_000_000_123_456_789, Ctime: 1_700_000_001_000_000_000, Ino: 42, Mode: 0o644}, id: objects.Hash(objects.TypeBlob, []byte("a"))},
+		"":           {st: Stat{}, id: objects.Hash(objects.TypeBlob, nil)},
+		"日本/ü.txt":   {st: Stat{Size: -1, Mtime: -5, Ctime: 1 << 62, Ino: ^uint64(0), Mode: uint64(os.ModeSymlink | 0o777)}, id: objects.Hash(objects.TypeList, []byte("l"))},
+	}
+}
+
+func TestStatCacheEncodeDecode(t *testing.T) {
+	t.Parallel()
+	for _, m := range []map[string]cacheEntry{{}, tstCacheEntries()} {
+		b := encodeStatCache(m)
+		got, err := decodeStatCache(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, m)
+		}
+	}
+}
+
+func TestStatCacheChecksum(t *testing.T) {
+	t.Parallel()
+	b := encodeStatCache(tstCacheEntries())
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x04
+		if _, err := decodeStatCache(c); err == nil {
+			t.Fatalf("flipped byte %d of %d not detected", i, len(b))
+		}
+	}
+	for i := 0; i < len(b); i++ {
+		if _, err := decodeStatCache(b[:i]); err == nil {
+			t.Fatalf("cache cut to %d bytes accepted", i)
+		}
+	}
+}
+
+func TestLoadStatCacheDamaged(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "statcache")
+	b := encodeStatCache(tstCacheEntries())
+	b[20] ^= 1
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := LoadStatCache(path, time.Now)
+	if len(c.m) != 0 {
+		t.Fatalf("damaged cache loaded %d entries", len(c.m))
+	}
+	if c2 := LoadStatCache(filepath.Join(dir, "missing"), time.Now); len(c2.m) != 0 {
+		t.Fatal("missing cache is not empty")
+	}
+}
+
+func TestStatCacheRecordRacy(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_100, 500_000_000)
+	id := objects.Hash(objects.TypeBlob, []byte("x"))
+	tests := []struct {
+		name  string
+		mtime time.Time
+		ok    bool
+	}{
+		{"just written", now, false},
+		{"10ms old", now.Add(-10 * time.Millisecond), false},
+		{"49ms old", now.Add(-49 * time.Millisecond), false},
+		{"51ms old", now.Add(-51 * time.Millisecond), true},
+		{"an hour old", now.Add(-time.Hour), true},
+		{"in the future", now.Add(time.Hour), false},
+		{"whole second, 1.5s old", time.Unix(1_700_000_099, 0), false},
+		{"whole second, 2.5s old", time.Unix(1_700_000_098, 0), true},
+		{"whole second, 3s old", time.Unix(1_700_000_097, 0), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := LoadStatCache(filepath.Join(t.TempDir(), "sc"), func() time.Time { return now })
+			st := Stat{Size: 1, Mtime: tc.mtime.UnixNano(), Ino: 7}
+			if got := c.Record("f", st, id); got != tc.ok {
+				t.Fatalf("Record = %v, want %v", got, tc.ok)
+			}
+			_, hit := c.Lookup("f", st)
+			if hit != tc.ok {
+				t.Fatalf("Lookup after Record = %v, want %v", hit, tc.ok)
+			}
+		})
+	}
+}
+
+func TestStatCacheLookupMisses(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	c := LoadStatCache(filepath.Join(t.TempDir(), "sc"), func() time.Time { return now })
+	base := Stat{Size: 100, Mtime: now.Add(-time.Hour).UnixNano(), Ctime: now.Add(-time.Hour).UnixNano() + 5, Ino: 1234, Mode: 0o644}
+	id := objects.Hash(objects.TypeBlob, []byte("content"))
+	if !c.Record("a/b.csv", base, id) {
+		t.Fatal("Record refused an old entry")
+	}
+	if got, ok := c.Lookup("a/b.csv", base); !ok || got != id {
+		t.Fatalf("Lookup of the same stat: %s, %v", got.Short(), ok)
+	}
+	tests := []struct {
+		name string
+		path string
+		edit func(s *Stat)
+	}{
+		{"other path", "a/c.csv", func(*Stat) {}},
+		{"size", "a/b.csv", func(s *Stat) { s.Size++ }},
+		{"mtime", "a/b.csv", func(s *Stat) { s.Mtime++ }},
+		{"ctime", "a/b.csv", func(s *Stat) { s.Ctime++ }},
+		{"inode", "a/b.csv", func(s *Stat) { s.Ino++ }},
+		{"mode", "a/b.csv", func(s *Stat) { s.Mode |= 0o100 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := base
+			tc.edit(&st)
+			if id, ok := c.Lookup(tc.path, st); ok {
+				t.Fatalf("hit %s after changing %s", id.Short(), tc.name)
+			}
+		})
+	}
+}
+
+func TestStatCacheSaveLoadForget(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	path := filepath.Join(t.TempDir(), "statcache")
+	c := LoadStatCache(path, clock)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("an unchanged cache was written")
+	}
+	old := now.Add(-time.Minute).UnixNano()
+	ids := map[string]objects.ID{}
+	for i, p := range []string{"x", "d/y", "d/z"} {
+		ids[p] = objects.Hash(objects.TypeBlob, []byte(p))
+		if !c.Record(p, Stat{Size: int64(i), Mtime: old}, ids[p]) {
+			t.Fatal("Record refused")
+		}
+	}
+	c.Forget("d/y")
+	c.Forget("never there")
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := LoadStatCache(path, clock)
+	if len(c2.m) != 2 {
+		t.Fatalf("reloaded %d entries, want 2", len(c2.m))
+	}
+	if got, ok := c2.Lookup("d/z", Stat{Size: 2, Mtime: old}); !ok || got != ids["d/z"] {
+		t.Fatal("entry lost across Save/Load")
+	}
+	if _, ok := c2.Lookup("d/y", Stat{Size: 1, Mtime: old}); ok {
+		t.Fatal("forgotten entry came back")
+	}
+}
+
+func TestStatOf(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := StatOf(fi)
+	if st.Size != 5 || st.Mtime != fi.ModTime().UnixNano() || st.Ino == 0 || st.Ctime == 0 || os.FileMode(st.Mode).Perm() != 0o600 {
+		t.Fatalf("StatOf = %+v", st)
+	}
+	if err := os.Chmod(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fi2, _ := os.Lstat(path)
+	if StatOf(fi2) == st {
+		t.Fatal("chmod does not change the stat")
+	}
+}
+
+// FuzzDecodeStatCache: no panic; an accepted cache re-encodes to bytes that
+// decode to the same entries. The input is decoded as is and, so that the
+// parser behind the checksum is reached, also with a valid checksum
+// appended.
+func FuzzDecodeStatCache(f *testing.F) {
+	f.Add(encodeStatCache(map[string]cacheEntry{}))
+	full := encodeStatCache(tstCacheEntries())
+	f.Add(full)
+	f.Add(full[:len(full)-32])
+	f.Add([]byte(statHeader))
+	f.Add([]byte(statHeader + "\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sum := blake3.Sum256(b)
+		sealed := append(append([]byte(nil), b...), sum[:]...)
+		for _, in := range [][]byte{b, sealed} {
+			tstFuzzStatCache(t, in)
+		}
+	})
+}
+
+func tstFuzzStatCache(t *testing.T, b []byte) {
+	t.Helper()
+	m, err := decodeStatCache(b)
+	if err != nil {
+		return
+	}
+	back, err := decodeStatCache(encodeStatCache(m))
+	if err != nil {
+		t.Fatalf("re-encoded cache does not decode: %v", err)
+	}
+	if !reflect.DeepEqual(back, m) {
+		t.Fatal("round trip changed the cache")
+	}
+}
