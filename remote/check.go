@@ -92,8 +92,8 @@ func (s *Syncer) Check(ctx context.Context, bad func(*objects.CorruptError)) (Ch
 }
 
 // Missing returns how many objects reachable from roots (in the local
-// store) the remote lacks, and their stored bytes.
-func (s *Syncer) Missing(ctx context.Context, roots []objects.ID) (int, int64, error) {
+// store) the remote with index ridx lacks, and their stored bytes.
+func (s *Syncer) Missing(ctx context.Context, ridx *Index, roots []objects.ID) (int, int64, error) {
 	var present []objects.ID
 	for _, r := range roots {
 		if s.Local.Has(r) {
@@ -101,10 +101,6 @@ func (s *Syncer) Missing(ctx context.Context, roots []objects.ID) (int, int64, e
 		}
 	}
 	needed, err := s.Local.Reachable(ctx, present)
-	if err != nil {
-		return 0, 0, err
-	}
-	ridx, err := s.LoadIndex(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
