@@ -49,7 +49,7 @@ type Env struct {
 // IO is one input or output of a run.
 type IO struct {
 	Path   string     `json:"path"`
-	Data   objects.ID `json:"data"`             // content or tree id
+	Data   objects.ID `json:"data"`            // content or tree id
 	Record objects.ID `json:"record,omitzero"` // the version record of this data
 }
 
@@ -68,8 +68,9 @@ type Record struct {
 	Parents []objects.ID `json:"parents,omitempty"`
 	// Previous is the earlier version of the same thing (history chain).
 	Previous objects.ID `json:"previous,omitzero"`
-	// Objects are data objects the record names (data, logs): kept by gc,
-	// carried by push and pull.
+	// Objects are data objects the record holds (logs, model data): kept by
+	// gc, carried by push and pull. Data only named in Data is not held: a
+	// dataset version's data is kept by the pointer files in git history.
 	Objects []objects.ID `json:"objects,omitempty"`
 
 	// Versions of data (dataset, labels, model).

@@ -32,6 +32,21 @@ func RefFor(typ, name string) string {
 // current value to the new record. When r.Previous is unset it becomes the
 // ref's current value, so versions of one name form a chain.
 func (rc *Recorder) Write(ctx context.Context, r *Record, ref string) (objects.ID, error) {
+	w := rc.Store.NewWriter()
+	id, commit, err := rc.Prepare(ctx, w, r, ref)
+	if err != nil {
+		w.Abort()
+		return id, err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return id, err
+	}
+	return id, commit(ctx)
+}
+
+// Prepare stamps r and puts it to w; the returned commit moves ref and
+// must run only once w's objects are durable (after Flush).
+func (rc *Recorder) Prepare(ctx context.Context, w objects.Putter, r *Record, ref string) (objects.ID, func(context.Context) error, error) {
 	if r.Time.IsZero() {
 		r.Time = rc.Now().UTC()
 	}
@@ -42,26 +57,24 @@ func (rc *Recorder) Write(ctx context.Context, r *Record, ref string) (objects.I
 		var err error
 		cur, err = rc.Refs.Get(ref)
 		if err != nil && !errors.Is(err, refs.ErrNotFound) {
-			return objects.ID{}, err
+			return objects.ID{}, nil, err
 		}
 		if r.Previous.IsZero() && cur != (objects.ID{}) {
 			r.Previous = cur
 		}
 	}
-	w := rc.Store.NewWriter()
 	id, err := Put(ctx, w, r)
 	if err != nil {
-		w.Abort()
-		return id, err
+		return id, nil, err
 	}
-	if err := w.Flush(ctx); err != nil {
-		return id, err
+	commit := func(ctx context.Context) error {
+		if ref == "" {
+			return nil
+		}
+		if err := rc.Refs.CompareAndSwap(ctx, ref, cur, id); err != nil {
+			return fmt.Errorf("record %s: %w", ref, err)
+		}
+		return nil
 	}
-	if ref == "" {
-		return id, nil
-	}
-	if err := rc.Refs.CompareAndSwap(ctx, ref, cur, id); err != nil {
-		return id, fmt.Errorf("record %s: %w", ref, err)
-	}
-	return id, nil
+	return id, commit, nil
 }

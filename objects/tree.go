@@ -38,11 +38,14 @@ type TreeEntry struct {
 }
 
 // ValidName reports whether name may appear in a tree: not empty, not "."
-// or "..", valid UTF-8, and without "/" or NUL.
+// or "..", not ".git" or ".dv" (so checkout never writes a repository's
+// config), valid UTF-8, and without "/" or NUL.
 func ValidName(name string) error {
 	switch {
 	case name == "" || name == "." || name == "..":
 		return fmt.Errorf("invalid name %q", name)
+	case name == ".git" || name == ".dv":
+		return fmt.Errorf("invalid name %q: reserved for git and dv", name)
 	case strings.ContainsAny(name, "/\x00"):
 		return fmt.Errorf("invalid name %q: contains a slash or NUL", name)
 	case !utf8.ValidString(name):

@@ -153,8 +153,9 @@ func (g *Git) walk(ctx context.Context, t *object.Tree, dir string, seen map[plu
 	return nil
 }
 
-// HistoryRoots returns the object ids named by every pointer file in every
-// commit reachable from any branch, tag, remote-tracking ref or HEAD.
+// HistoryRoots returns the object ids (data and records) named by every
+// pointer file in every commit reachable from any branch, tag,
+// remote-tracking ref or HEAD.
 // Pointers that do not parse are reported through bad and skipped.
 func (g *Git) HistoryRoots(ctx context.Context, bad func(error)) ([]objects.ID, error) {
 	iter, err := g.repo.Log(&git.LogOptions{All: true})
@@ -178,6 +179,9 @@ func (g *Git) HistoryRoots(ctx context.Context, bad func(error)) ([]objects.ID, 
 				return nil
 			}
 			ids = append(ids, ptr.OID)
+			if !ptr.Record.IsZero() {
+				ids = append(ids, ptr.Record)
+			}
 			return nil
 		})
 	})

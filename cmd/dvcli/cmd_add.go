@@ -21,7 +21,7 @@ func cmdAdd(e *env) *cli.Command {
 		Usage:     "store files or directories and write their PATH.dv pointer files",
 		ArgsUsage: "PATH...",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "kind", Value: "dataset", Usage: "dataset, labels, model or other"},
+			&cli.StringFlag{Name: "kind", Usage: "dataset (for new paths), labels, model or other; a re-add keeps the kind"},
 			&cli.StringFlag{Name: "name", Usage: "a name for this data"},
 			&cli.StringFlag{Name: "labels-for", Usage: "the dataset these labels are for (implies --kind labels)"},
 			&cli.StringSliceFlag{Name: "meta", Usage: "metadata `k=v` (repeatable)"},

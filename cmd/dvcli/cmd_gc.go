@@ -81,6 +81,9 @@ func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]object
 	var roots []objects.ID
 	for _, p := range ptrs {
 		roots = append(roots, p.OID)
+		if !p.Record.IsZero() {
+			roots = append(roots, p.Record)
+		}
 	}
 	_, refIDs, err := refs.Open(filepath.Join(r.Dir, "refs")).List()
 	if err != nil {

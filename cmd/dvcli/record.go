@@ -32,11 +32,11 @@ func newRecorder(ctx context.Context, r *workspace.Repo) (*lineage.Recorder, err
 
 // versionAnnotator records a new data version each time dv add changes a
 // pointer (or the pointer has no record yet).
-func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, *workspace.Pointer, *workspace.Pointer) error {
-	return func(ctx context.Context, p, prev *workspace.Pointer) error {
-		if prev != nil && prev.OID == p.OID && !p.Record.IsZero() && prev.Kind == p.Kind &&
+func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, objects.Putter, *workspace.Pointer, *workspace.Pointer) (func(context.Context) error, error) {
+	return func(ctx context.Context, w objects.Putter, p, prev *workspace.Pointer) (func(context.Context) error, error) {
+		if prev != nil && prev.OID == p.OID && !p.Record.IsZero() && prev.Kind == p.Kind && prev.Name == p.Name &&
 			prev.Desc == p.Desc && fmt.Sprint(prev.Meta) == fmt.Sprint(p.Meta) {
-			return nil // nothing new to record
+			return nil, nil // nothing new to record
 		}
 		typ := lineage.TypeDataset
 		switch p.Kind {
@@ -46,8 +46,12 @@ func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) fu
 			typ = lineage.TypeModel
 		}
 		rec := &lineage.Record{Type: typ, Path: rel, Name: p.Name, Kind: p.Kind, Data: p.OID,
-			Size: p.Size, Files: p.Files, Desc: p.Desc, Meta: p.Meta, LabelsFor: labelsFor,
-			Objects: []objects.ID{p.OID}}
+			Size: p.Size, Files: p.Files, Desc: p.Desc, Meta: p.Meta, LabelsFor: labelsFor}
+		if typ == lineage.TypeModel {
+			// A model version holds its data, as a registry does; datasets
+			// are held by the pointer files in git, so gc can drop old ones.
+			rec.Objects = []objects.ID{p.OID}
+		}
 		if !labelsFor.IsZero() {
 			rec.Parents = []objects.ID{labelsFor}
 		}
@@ -58,12 +62,12 @@ func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) fu
 		if name == "" {
 			name = rel
 		}
-		id, err := rc.Write(ctx, rec, lineage.RefFor(typ, name))
+		id, commit, err := rc.Prepare(ctx, w, rec, lineage.RefFor(typ, name))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p.Record = id
-		return nil
+		return commit, nil
 	}
 }
 

@@ -20,22 +20,21 @@ type AddOptions struct {
 	Desc      string
 	LabelsFor string
 	Meta      map[string]string
-	// Annotate, when set, runs once the data is stored and before the
-	// pointer file is written, with the new pointer and the previous one
-	// (nil for a new path); it may set fields such as Record.
-	Annotate func(ctx context.Context, p *Pointer, prev *Pointer) error
+	// Annotate, when set, runs once the data is stored, with the writer
+	// (objects it puts land in the same pack), the new pointer and the
+	// previous one (nil for a new path); it may set fields such as Record.
+	// The commit it returns, if any, runs after the objects are durable and
+	// before the pointer file is written (to move refs).
+	Annotate func(ctx context.Context, w objects.Putter, p *Pointer, prev *Pointer) (commit func(context.Context) error, err error)
 }
 
 // Validate checks the options.
 func (o *AddOptions) Validate() error {
-	if o.Kind == "" {
-		o.Kind = "dataset"
-	}
-	if !validKind(o.Kind) {
+	if o.Kind != "" && !validKind(o.Kind) {
 		return fmt.Errorf("--kind %q: must be one of %s", o.Kind, strings.Join(Kinds, ", "))
 	}
 	if o.LabelsFor != "" && o.Kind != "labels" {
-		if o.Kind != "dataset" {
+		if o.Kind != "" && o.Kind != "dataset" {
 			return fmt.Errorf("--labels-for needs --kind labels, not %s", o.Kind)
 		}
 		o.Kind = "labels"
@@ -76,6 +75,9 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	if err := r.checkNotInsideTracked(rel); err != nil {
 		return nil, err
 	}
+	if err := r.safeParents(rel); err != nil {
+		return nil, err
+	}
 	unlock, err := r.Store.Lock(ctx, false)
 	if err != nil {
 		return nil, err
@@ -96,14 +98,6 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		w.Abort()
 		return nil, fmt.Errorf("%s: is a symlink; add the file or directory it points to", rel)
 	}
-	if err := w.Flush(ctx); err != nil {
-		return nil, err
-	}
-	s.settle(ctx)
-	if err := r.Cache.Save(); err != nil {
-		return nil, err
-	}
-
 	ptrPath := r.Abs(rel) + PointerExt
 	p := &Pointer{}
 	var prev *Pointer
@@ -113,7 +107,13 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		cp.Meta = maps.Clone(old.Meta)
 		prev = &cp
 	}
-	p.Kind, p.Type, p.OID, p.Size, p.Exec = opts.Kind, e.Type, e.ID, e.Size, e.Exec
+	switch {
+	case opts.Kind != "":
+		p.Kind = opts.Kind
+	case p.Kind == "":
+		p.Kind = "dataset" // a new path; a re-add keeps the kind it had
+	}
+	p.Type, p.OID, p.Size, p.Exec = e.Type, e.ID, e.Size, e.Exec
 	p.Files = e.Files
 	if e.Type == objects.EntryFile {
 		p.Files = 1
@@ -133,12 +133,26 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		}
 		p.Meta[k] = v
 	}
+	ws := w.Stats() // the data's figures, before any record is added
+	var commit func(context.Context) error
 	if opts.Annotate != nil {
-		if err := opts.Annotate(ctx, p, prev); err != nil {
+		if commit, err = opts.Annotate(ctx, w, p, prev); err != nil {
+			w.Abort()
 			return nil, err
 		}
 	}
-	ws := w.Stats()
+	if err := w.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if commit != nil {
+		if err := commit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.settle(ctx)
+	if err := r.Cache.Save(); err != nil {
+		return nil, err
+	}
 	res := &AddResult{Path: rel, ID: e.ID, Type: e.Type, Files: p.Files, Bytes: e.Size,
 		BytesRead: s.bytesRead.Load(), NewObjects: ws.Objects, NewBytes: ws.RawBytes,
 		StoredBytes: ws.StoredBytes, Pointer: p}

@@ -94,7 +94,7 @@ func (d *differ) entry(ctx context.Context, p string, a, b *objects.TreeEntry) e
 		}
 		return d.trees(ctx, p, ta, tb)
 	}
-	if a != nil && b != nil && a.Type == objects.EntryFile && b.Type == objects.EntryFile {
+	if a != nil && b != nil && a.Type == b.Type {
 		d.out = append(d.out, Change{Op: OpModified, Path: p})
 		return nil
 	}

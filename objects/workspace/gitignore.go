@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 // .gitignore next to it, as DVC does, unless the line is there already.
 func AddIgnore(root, rel string) error {
 	dir, name := path.Split(rel)
+	if strings.ContainsAny(name, "\n\r") {
+		return fmt.Errorf("%s: a name with a line break cannot be ignored by git; rename it", rel)
+	}
 	gi := filepath.Join(root, filepath.FromSlash(dir), ".gitignore")
 	line := "/" + escapeIgnore(name)
 	old, err := os.ReadFile(gi)

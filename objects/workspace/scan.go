@@ -162,6 +162,20 @@ func checkLink(rel, target string) error {
 	if joined == ".." || strings.HasPrefix(joined, "../") {
 		return fmt.Errorf("%s: symlink %q points outside the work tree", rel, target)
 	}
+	// ".." after a name could climb out through another link ("t/.." is
+	// not the lexical parent when t is a link), so it is only allowed
+	// leading, where it climbs from the link's own, real directory.
+	named := false
+	for _, part := range strings.Split(filepath.ToSlash(target), "/") {
+		switch {
+		case part == "..":
+			if named {
+				return fmt.Errorf("%s: symlink %q has \"..\" after a name; dv refuses it (it could leave the work tree through another link)", rel, target)
+			}
+		case part != "." && part != "":
+			named = true
+		}
+	}
 	return nil
 }
 

@@ -123,7 +123,8 @@ func (r *Repo) Status(ctx context.Context, paths []string) ([]PathStatus, int64,
 }
 
 func sameEntry(a, b objects.TreeEntry) bool {
-	return a.Type == b.Type && a.ID == b.ID && (a.Type != objects.EntryFile || a.Exec == b.Exec)
+	return a.Type == b.Type && a.ID == b.ID && a.Target == b.Target &&
+		(a.Type != objects.EntryFile || a.Exec == b.Exec)
 }
 
 func baseName(rel string) string {
