@@ -10,9 +10,10 @@ import (
 
 // CheckStats counts what Check examined.
 type CheckStats struct {
-	Packs   int   `json:"packs"`
-	Objects int   `json:"objects"`
-	Bytes   int64 `json:"bytes"`
+	Packs     int   `json:"packs"`
+	Objects   int   `json:"objects"`
+	Bytes     int64 `json:"bytes"`
+	Unindexed int   `json:"unindexed_packs"` // sound packs no index names
 }
 
 // Check verifies every pack and every indexed object: each pack's content
@@ -44,6 +45,18 @@ func (s *Store) Check(ctx context.Context, bad func(*CorruptError)) (CheckStats,
 		packs = append(packs, p)
 	}
 	sort.Slice(packs, func(i, j int) bool { return packs[i].String() < packs[j].String() })
+	for id := range onDisk {
+		if _, ok := byPack[id]; ok {
+			continue
+		}
+		// Left by an interrupted add, or orphaned by a damaged index:
+		// verify it too; Repair can index it again.
+		if _, err := s.readPack(id, bad); err != nil {
+			bad(corrupt("pack", id.String(), "%v (not indexed)", err))
+			continue
+		}
+		st.Unindexed++
+	}
 	for _, p := range packs {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -111,4 +124,88 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return 0, fmt.Errorf("read past the end")
 	}
 	return copy(p, b[off:]), nil
+}
+
+// readPack reads a whole pack file and its trailer, and returns the
+// entries whose objects verify; bad receives the others (and a content
+// that does not match the pack's name). err means the pack is unusable.
+func (s *Store) readPack(id ID, bad func(*CorruptError)) ([]Entry, error) {
+	b, err := os.ReadFile(s.packPath(id))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := ReadPackEntries(bytesReaderAt(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	if fileName(b) != id.String() {
+		bad(corrupt("pack", id.String(), "content does not match its name"))
+	}
+	good := entries[:0]
+	for _, e := range entries {
+		if err := verifyEntry(b, e); err != nil {
+			bad(corrupt("object", e.ID.String(), "in unindexed pack %s: %v", id.Short(), err))
+			continue
+		}
+		good = append(good, e)
+	}
+	return good, nil
+}
+
+// RepairStats says what Repair changed.
+type RepairStats struct {
+	Reindexed int `json:"packs_reindexed"`
+	Dropped   int `json:"objects_dropped"`
+}
+
+// Repair makes the index trustworthy again: sound packs that no index
+// names are indexed from their trailers, and the damaged objects are
+// dropped from the index, so that a later add or pull stores them afresh.
+// Nothing is deleted; gc removes what is no longer indexed. The caller
+// must hold the store's lock exclusively.
+func (s *Store) Repair(ctx context.Context, damaged []ID) (RepairStats, error) {
+	var st RepairStats
+	if err := s.loadIndex(); err != nil {
+		return st, err
+	}
+	byPack := s.Packs()
+	names, err := listDir(filepath.Join(s.dir, PacksDir))
+	if err != nil {
+		return st, err
+	}
+	var found []PackIndex
+	for _, n := range names {
+		id, _ := ParseID(n)
+		if _, ok := byPack[id]; ok {
+			continue
+		}
+		entries, err := s.readPack(id, func(*CorruptError) {})
+		if err != nil || len(entries) == 0 {
+			continue // unreadable: leave it unindexed
+		}
+		found = append(found, PackIndex{Pack: id, Entries: entries})
+	}
+	if len(found) > 0 {
+		if err := s.writeIndex(found); err != nil {
+			return st, err
+		}
+		st.Reindexed = len(found)
+	}
+	if len(damaged) == 0 {
+		return st, nil
+	}
+	drop := map[ID]bool{}
+	for _, id := range damaged {
+		if s.Has(id) {
+			drop[id] = true
+		}
+	}
+	live := map[ID]bool{}
+	s.Each(func(l Loc) {
+		if !drop[l.ID] {
+			live[l.ID] = true
+		}
+	})
+	st.Dropped = len(drop)
+	return st, s.rewriteIndex(nil, live)
 }

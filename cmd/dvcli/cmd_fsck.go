@@ -26,6 +26,7 @@ func cmdFsck(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "verify remote `NAME` instead (downloads every pack)"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel downloads"},
+			&cli.BoolFlag{Name: "repair", Usage: "index sound packs no index names, and drop damaged objects from the index so that add or pull can store them again"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			r, err := openRepo()
@@ -43,6 +44,17 @@ func cmdFsck(e *env) *cli.Command {
 			st, err := r.Store.Check(ctx, bad)
 			if err != nil {
 				return err
+			}
+			if cmd.Bool("repair") {
+				rs, err := repair(ctx, r, problems)
+				if err != nil {
+					return err
+				}
+				e.printf("repair: %d packs indexed again, %d damaged objects dropped from the index\n", rs.Reindexed, rs.Dropped)
+				problems = nil
+				if st, err = r.Store.Check(ctx, bad); err != nil {
+					return err
+				}
 			}
 			// Every tracked path whose data is here must be complete.
 			ptrs, err := r.ReadPointers(nil)
@@ -66,6 +78,9 @@ func cmdFsck(e *env) *cli.Command {
 					fmt.Fprintf(e.stderr, "dv: %s %s: %s\n", p.What, p.Name, p.Reason)
 				}
 				e.printf("checked %d packs, %d objects, %s\n", st.Packs, st.Objects, humanBytes(st.Bytes))
+				if st.Unindexed > 0 {
+					e.printf("%d sound packs are not indexed (an interrupted add, or a damaged index): dv fsck --repair indexes them, dv gc removes them\n", st.Unindexed)
+				}
 			}
 			return problemsError(problems)
 		},
@@ -114,4 +129,21 @@ func fsckRemote(ctx context.Context, e *env, r *workspace.Repo, name string, job
 		}
 	}
 	return problemsError(problems)
+}
+
+// repair drops the damaged objects among problems from the index and
+// indexes orphaned packs.
+func repair(ctx context.Context, r *workspace.Repo, problems []fsckProblem) (objects.RepairStats, error) {
+	unlock, err := r.Store.Lock(ctx, true)
+	if err != nil {
+		return objects.RepairStats{}, err
+	}
+	defer unlock()
+	var damaged []objects.ID
+	for _, p := range problems {
+		if id, err := objects.ParseID(p.Name); err == nil && p.What == "object" {
+			damaged = append(damaged, id)
+		}
+	}
+	return r.Store.Repair(ctx, damaged)
 }
