@@ -18,10 +18,11 @@ const (
 const MaxObjectSize = 256 << 20
 
 var (
-	codecOnce sync.Once
-	encoder   *zstd.Encoder
-	decoder   *zstd.Decoder
-	codecErr  error
+	codecOnce    sync.Once
+	encoder      *zstd.Encoder
+	decoder      *zstd.Decoder // for objects up to MaxObjectSize
+	chunkDecoder *zstd.Decoder // for chunks: a bomb stops at ChunkMax
+	codecErr     error
 )
 
 // codecs returns the shared zstd encoder and decoder; EncodeAll and
@@ -39,6 +40,13 @@ func codecs() (*zstd.Encoder, *zstd.Decoder, error) {
 			zstd.WithDecoderConcurrency(0),
 			zstd.WithDecoderMaxMemory(MaxObjectSize),
 			zstd.WithDecoderMaxWindow(MaxObjectSize))
+		if codecErr != nil {
+			return
+		}
+		chunkDecoder, codecErr = zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(0),
+			zstd.WithDecoderMaxMemory(ChunkMax),
+			zstd.WithDecoderMaxWindow(ChunkMax))
 	})
 	return encoder, decoder, codecErr
 }
@@ -73,6 +81,10 @@ func decompress(comp uint8, stored []byte, rawLen int) ([]byte, error) {
 		}
 		if rawLen > MaxObjectSize {
 			return nil, fmt.Errorf("declared size %d over the limit", rawLen)
+		}
+		if rawLen <= ChunkMax {
+			// Whatever the frame claims, decoding stops at ChunkMax.
+			dec = chunkDecoder
 		}
 		out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))
 		if err != nil {
