@@ -68,13 +68,24 @@ func (b *bench) initProject(ctx context.Context, dir string) error {
 	return err
 }
 
-// dvAdd runs dv --json add name in dir, timed under key.
-func (b *bench) dvAdd(ctx context.Context, key string, run int, dir, name string) (*addResult, error) {
+// dvTimed runs dv with args in dir, timed under key; its CPU time goes
+// under key+" cpu".
+func (b *bench) dvTimed(ctx context.Context, key string, run int, dir string, args ...string) ([]byte, error) {
 	var out []byte
+	var cpu float64
 	err := b.timed(ctx, key, run, func() (err error) {
-		out, err = command(ctx, dir, nil, b.dv, "--json", "--no-progress", "add", name)
+		out, cpu, err = commandCPU(ctx, dir, nil, b.dv, args...)
 		return err
 	})
+	if err == nil {
+		b.res.setSecs(key+" cpu", run, cpu)
+	}
+	return out, err
+}
+
+// dvAdd runs dv --json add name in dir, timed under key.
+func (b *bench) dvAdd(ctx context.Context, key string, run int, dir, name string) (*addResult, error) {
+	out, err := b.dvTimed(ctx, key, run, dir, "--json", "--no-progress", "add", name)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +202,7 @@ func (b *bench) runW2(ctx context.Context, run int) error {
 	b.res.set("W2 dv stored bytes", run, float64(r.StoredBytes))
 
 	if b.cfg.want("P3") {
-		var out []byte
-		if b.timed(ctx, "W3 dv status", run, func() (err error) {
-			out, err = command(ctx, dir, nil, b.dv, "--json", "status")
-			return err
-		}) == nil {
+		if out, err := b.dvTimed(ctx, "W3 dv status", run, dir, "--json", "status"); err == nil {
 			var st struct {
 				BytesRead *int64 `json:"bytes_read"`
 				Clean     bool   `json:"clean"`
@@ -237,11 +244,7 @@ func (b *bench) checkoutRun(ctx context.Context, run int, dir, name string) erro
 	if err := os.Rename(src, aside); err != nil {
 		return err
 	}
-	var out []byte
-	err := b.timed(ctx, "W2 dv checkout", run, func() (err error) {
-		out, err = command(ctx, dir, nil, b.dv, "--json", "--no-progress", "checkout")
-		return err
-	})
+	out, err := b.dvTimed(ctx, "W2 dv checkout", run, dir, "--json", "--no-progress", "checkout")
 	if err == nil && run == 0 {
 		if err := sameTree(aside, src); err != nil {
 			b.res.fail("W2 checkout result", run, err)

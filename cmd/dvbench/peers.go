@@ -76,6 +76,14 @@ func installHint(p peers) string {
 // command runs name with args in dir, with extra environment variables,
 // and returns its standard output. Standard error goes into the error.
 func command(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, error) {
+	out, _, err := commandCPU(ctx, dir, env, name, args...)
+	return out, err
+}
+
+// commandCPU is command that also returns the CPU time (user + system, in
+// seconds) the process used: less sensitive than wall time to other work
+// on the machine.
+func commandCPU(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, float64, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	if len(env) > 0 {
@@ -83,14 +91,19 @@ func command(ctx context.Context, dir string, env []string, name string, args ..
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	var cpu float64
+	if ps := cmd.ProcessState; ps != nil {
+		cpu = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
+	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > 2000 {
 			msg = msg[:2000] + "..."
 		}
-		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
+		return stdout.Bytes(), cpu, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
 	}
-	return stdout.Bytes(), nil
+	return stdout.Bytes(), cpu, nil
 }
 
 // syncAll flushes dirty pages so that one measurement does not pay for the

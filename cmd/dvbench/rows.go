@@ -16,6 +16,7 @@ func tableRows(b *bench) []row {
 		{goal: "P1", what: w1, dv: "W1 dv add", ref: "W1 cp", label: "cp (no sync)", target: "info"},
 		{goal: "P1", what: w1, dv: "W1 dv add", ref: "W1 b3sum", label: "b3sum", target: "info"},
 		{goal: "P1", what: w1, dv: "W1 dv add", ref: "W1 git-lfs add", label: "git lfs: git add", target: "info"},
+		{goal: "P1", what: "dv add W1: CPU time (user+sys)", dv: "W1 dv add cpu", unit: "s", target: "info"},
 		{goal: "P1", what: "W1 stored bytes", dv: "W1 dv stored bytes", unit: "bytes", target: "info"},
 
 		{goal: "P2", what: w2, dv: "W2 dv add", ref: "W2 cp+sync", label: "cp -r + sync", maxRatio: 0.5, target: "≤ 0.5×"},
@@ -23,10 +24,12 @@ func tableRows(b *bench) []row {
 		{goal: "P2", what: w2, dv: "W2 dv add", ref: "W2 git-lfs add", label: "git lfs: git add", maxRatio: 0.1, target: "≤ 0.1× (10× faster)"},
 		{goal: "P2", what: "files in .dv after add", dv: "W2 .dv files", unit: "count", worst: true, target: "< 200",
 			pass: func(v float64) bool { return v < 200 }},
+		{goal: "P2", what: "dv add W2: CPU time (user+sys)", dv: "W2 dv add cpu", unit: "s", target: "info"},
 		{goal: "P2", what: "W2 stored bytes", dv: "W2 dv stored bytes", unit: "bytes", target: "info"},
 
 		{goal: "P3", what: "dv status W3", dv: "W3 dv status", ref: "W3 find+stat", label: "find + stat", maxRatio: 2, target: "≤ 2×"},
 		{goal: "P3", what: "dv add W3 (re-add)", dv: "W3 dv re-add", ref: "W3 find+stat", label: "find + stat", maxRatio: 2, target: "≤ 2×"},
+		{goal: "P3", what: "dv status W3: CPU time (user+sys)", dv: "W3 dv status cpu", unit: "s", target: "info"},
 		{goal: "P3", what: "dv status bytes_read", dv: "W3 status bytes_read", unit: "bytes", worst: true, target: "0", pass: zero},
 		{goal: "P3", what: "dv add (re-add) bytes_read", dv: "W3 re-add bytes_read", unit: "bytes", worst: true, target: "0", pass: zero},
 
@@ -38,6 +41,7 @@ func tableRows(b *bench) []row {
 		{goal: "P4", what: "dv add W4 v2", dv: "W4 dv add v2", unit: "s", target: "info"},
 
 		{goal: "P10", what: "dv checkout W2", dv: "W2 dv checkout", ref: "W2 cp -r", label: "cp -r", maxRatio: 1, target: "≤ 1×"},
+		{goal: "P10", what: "dv checkout W2: CPU time (user+sys)", dv: "W2 dv checkout cpu", unit: "s", target: "info"},
 		{goal: "P10", what: "dv checkout W2", dv: "W2 dv checkout", ref: "W2 cp+sync", label: "cp -r + sync", target: "info"},
 	}
 	var rows []row
