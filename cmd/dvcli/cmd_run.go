@@ -1,0 +1,118 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/train"
+)
+
+// stopAfterFirstArg makes everything after the command's first argument
+// part of the command, so `dv run -n x python t.py --lr 3` needs no "--".
+var stopAfterFirstArg = 1
+
+func cmdRun(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run a step (ETL, features) with pinned inputs, record it, and store its outputs as new versions",
+		Description: "The command runs without a shell in the project root, with each param in DV_PARAM_<KEY>\n" +
+			"and all of them in the JSON file DV_PARAMS_FILE. An identical run (same command, params,\n" +
+			"input data and code) is served from the run cache instead; --force runs it anyway.",
+		ArgsUsage:                 "-- CMD [ARG...]",
+		StopOnNthArg:              &stopAfterFirstArg,
+		DisableSliceFlagSeparator: true,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the step's `NAME` (the ref runs/NAME)"},
+			&cli.StringSliceFlag{Name: "out", Aliases: []string{"o"}, Usage: "an output `PATH`, stored after a successful run (repeatable)"},
+		}, runFlags()...),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.String("name") == "" {
+				return usagef("run needs a name: dv run -n NAME ... -- CMD")
+			}
+			o, err := runOptions(cmd, cmd.String("name"))
+			if err != nil {
+				return err
+			}
+			return runStep(ctx, e, o, cmd.StringSlice("dep"), cmd.StringSlice("out"), "", "")
+		},
+	}
+}
+
+// runFlags are the flags dv run and dv train share.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "dep", Aliases: []string{"d"}, Usage: "an input `PATH`: tracked data that must match its pointer (repeatable)"},
+		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "a parameter `k=v` (repeatable)"},
+		&cli.BoolFlag{Name: "force", Usage: "run even when the run cache holds the result"},
+	}
+}
+
+// runOptions reads the flags and the command shared by run and train.
+func runOptions(cmd *cli.Command, name string) (train.RunOptions, error) {
+	args := cmd.Args().Slice()
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return train.RunOptions{}, usagef("no command to run: give it after --")
+	}
+	params, err := train.ParseParams(cmd.StringSlice("param"))
+	if err != nil {
+		return train.RunOptions{}, usageError{err}
+	}
+	return train.RunOptions{Name: name, Command: args, Params: params, Force: cmd.Bool("force")}, nil
+}
+
+// runStep resolves the paths, runs, and prints the result.
+func runStep(ctx context.Context, e *env, o train.RunOptions, deps, outs []string, modelPath, metricsFile string) error {
+	r, err := openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if o.Deps, err = relPaths(r, deps); err != nil {
+		return err
+	}
+	if o.Outs, err = relPaths(r, outs); err != nil {
+		return err
+	}
+	if o.Model != nil {
+		if o.Model.Path, err = r.Rel(modelPath); err != nil {
+			return err
+		}
+		if metricsFile != "" {
+			if o.Model.MetricsFile, err = r.Rel(metricsFile); err != nil {
+				return err
+			}
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return usageError{err}
+	}
+	rc, err := newRecorder(ctx, r)
+	if err != nil {
+		return err
+	}
+	o.Versions = map[string]string{"dv": Version}
+	if !e.quiet {
+		o.Stdout, o.Stderr = e.stdout, e.stderr
+		if e.json {
+			o.Stdout = e.stderr // stdout carries only the JSON result
+		}
+	}
+	res, err := (&train.Runner{Repo: r, Rec: rc}).Run(ctx, o)
+	var fe *train.FailedError
+	if errors.As(err, &fe) && e.json {
+		_ = e.printJSON(res)
+	}
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(res)
+	}
+	printRun(e.stdout, e, res)
+	return nil
+}

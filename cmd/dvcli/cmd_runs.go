@@ -1,0 +1,118 @@
+package dvcli
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/train"
+)
+
+func cmdRuns(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "runs",
+		Usage: "list recorded runs, newest first, with their params and metrics",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only the runs of step or model `NAME`"},
+			&cli.StringFlag{Name: "log", Usage: "print the stdout and stderr of `RUN` (a run id, or a name for its latest run)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() > 0 {
+				return usagef("runs takes no arguments (use --name NAME)")
+			}
+			r, err := openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			rs := localRefs(r)
+			if target := cmd.String("log"); target != "" {
+				id, err := train.Resolve(r, rs, target, "runs/")
+				if err != nil {
+					return err
+				}
+				logID, err := train.RunLog(ctx, r.Store, id)
+				if err != nil {
+					return err
+				}
+				_, err = r.Store.ReadFile(ctx, logID, e.stdout)
+				return err
+			}
+			runs, err := train.ListRuns(ctx, r.Store, rs, cmd.String("name"))
+			if err != nil {
+				return err
+			}
+			if e.json {
+				if runs == nil {
+					runs = []train.RunInfo{}
+				}
+				return e.printJSON(runs)
+			}
+			if len(runs) == 0 {
+				e.printf("No runs recorded yet (see dv run and dv train).\n")
+				return nil
+			}
+			if e.quiet {
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tID\tSTART\tDURATION\tPARAMS\tMETRICS")
+			for _, ri := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ri.Name, ri.Status, ri.ID.Short(),
+					ri.Start.Local().Format("2006-01-02 15:04:05"), formatDuration(ri.Duration()),
+					orDash(train.FormatParams(ri.Params)), orDash(formatMetrics(ri.Metrics)))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+func formatMetrics(m map[string]float64) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedMetricNames(m) {
+		parts = append(parts, k+"="+formatMetric(m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sortedMetricNames(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// formatMetric prints a metric with up to 6 significant digits.
+func formatMetric(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+func metricOrDash(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return formatMetric(*v)
+}

@@ -1,0 +1,91 @@
+package dvcli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train"
+)
+
+func cmdTrain(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "train",
+		Usage: "run a training command; its output becomes a model version with the metrics it wrote",
+		Description: "dv train is dv run for training: MODEL_PATH is stored as a version of models/MODEL,\n" +
+			"with the metrics read from METRICS_FILE (a JSON object, a YAML mapping, or a CSV file\n" +
+			"whose last row counts; nested keys are joined with '.').",
+		ArgsUsage:                 "-- CMD [ARG...]",
+		StopOnNthArg:              &stopAfterFirstArg,
+		DisableSliceFlagSeparator: true,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the `MODEL` name (refs models/MODEL and runs/MODEL)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "the model file or directory `MODEL_PATH` the command writes"},
+			&cli.StringFlag{Name: "metrics", Aliases: []string{"M"}, Usage: "the `METRICS_FILE` the command writes (JSON, YAML or CSV)"},
+		}, runFlags()...),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			name, out := cmd.String("name"), cmd.String("out")
+			if name == "" || out == "" {
+				return usagef("train needs a model name and path: dv train -n MODEL -o MODEL_PATH ... -- CMD")
+			}
+			o, err := runOptions(cmd, name)
+			if err != nil {
+				return err
+			}
+			o.Model = &train.ModelOptions{Name: name}
+			return runStep(ctx, e, o, cmd.StringSlice("dep"), []string{out}, out, cmd.String("metrics"))
+		},
+	}
+}
+
+func printRun(w io.Writer, e *env, res *train.RunResult) {
+	if e.quiet {
+		return
+	}
+	if res.Cached {
+		fmt.Fprintf(w, "%s: served from the run cache (run %s)\n", res.Name, res.Run.Short())
+	} else {
+		fmt.Fprintf(w, "%s: %s in %s (run %s)\n", res.Name, res.Status,
+			res.End.Sub(res.Start).Round(time.Millisecond), res.Run.Short())
+		if res.NoCache != "" && e.verbose {
+			fmt.Fprintf(w, "run cache not used: %s\n", res.NoCache)
+		}
+	}
+	for _, out := range res.Outputs {
+		fmt.Fprintf(w, "  output %s: version %s\n", out.Path, out.Record.Short())
+	}
+	for _, k := range sortedMetricNames(res.Metrics) {
+		fmt.Fprintf(w, "  %s = %s\n", k, formatMetric(res.Metrics[k]))
+	}
+	if len(res.Outputs) > 0 && !res.Cached {
+		paths := make([]string, len(res.Outputs))
+		for i, out := range res.Outputs {
+			paths[i] = out.Path
+		}
+		fmt.Fprintf(w, "To track the changes with git, run:\n\tgit add %s\n", gitAddList(paths))
+	}
+}
+
+// gitAddList names the pointer files of paths and the .gitignore files
+// next to them.
+func gitAddList(paths []string) string {
+	var list, ignores []string
+	for _, p := range paths {
+		list = append(list, p+workspace.PointerExt)
+		gi := ".gitignore"
+		if dir := path.Dir(p); dir != "." {
+			gi = dir + "/" + gi
+		}
+		if !slices.Contains(ignores, gi) {
+			ignores = append(ignores, gi)
+		}
+	}
+	return strings.Join(append(list, ignores...), " ")
+}

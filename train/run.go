@@ -1,0 +1,324 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
+)
+
+// Run statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// CacheRefPrefix starts the refs of the run cache: runcache/<key> names
+// the successful run with that key.
+const CacheRefPrefix = "runcache/"
+
+// RunOptions describe one run. Paths are work-tree paths (see
+// workspace.Repo.Rel).
+type RunOptions struct {
+	Name    string            // runs/NAME moves to the run record
+	Command []string          // argv, run without a shell in the project root
+	Deps    []string          // inputs: tracked paths, or paths inside tracked data
+	Outs    []string          // outputs, stored as new versions after a successful run
+	Params  map[string]string // passed as DV_PARAM_<KEY> and in DV_PARAMS_FILE
+	Force   bool              // run even when the run cache has the result
+
+	// Model makes the run a training run (dv train).
+	Model *ModelOptions
+
+	// Stdout and Stderr receive the command's output as it runs (nil:
+	// only the log gets it).
+	Stdout, Stderr io.Writer
+	// Versions are added to the recorded environment (dv's own version).
+	Versions map[string]string
+}
+
+// ModelOptions describe the output of a training run.
+type ModelOptions struct {
+	Name        string // models/NAME moves to the model version
+	Path        string // the model output; one of Outs
+	MetricsFile string // work-tree path of a JSON, YAML or CSV file; may be empty
+}
+
+// Validate checks the options without touching the disk.
+func (o *RunOptions) Validate() error {
+	if o.Name == "" {
+		return errors.New("a run needs a name (-n NAME)")
+	}
+	if err := refs.ValidName("runs/" + o.Name); err != nil {
+		return fmt.Errorf("run name %q: use letters, digits, '.', '_', '-' and '/'", o.Name)
+	}
+	if len(o.Command) == 0 || o.Command[0] == "" {
+		return errors.New("no command to run (give it after --)")
+	}
+	if o.Model != nil {
+		if err := refs.ValidName("models/" + o.Model.Name); err != nil {
+			return fmt.Errorf("model name %q: use letters, digits, '.', '_', '-' and '/'", o.Model.Name)
+		}
+		if !containsString(o.Outs, o.Model.Path) {
+			return fmt.Errorf("model path %s is not an output", o.Model.Path)
+		}
+	}
+	return nil
+}
+
+// RunResult is what a run did.
+type RunResult struct {
+	Name     string             `json:"name"`
+	Run      objects.ID         `json:"run"`    // the run record (the cached one on a hit)
+	Cached   bool               `json:"cached"` // served from the run cache
+	CacheKey string             `json:"cache_key,omitempty"`
+	Status   string             `json:"status"`
+	ExitCode int                `json:"exit_code"`
+	Start    time.Time          `json:"start,omitzero"`
+	End      time.Time          `json:"end,omitzero"`
+	Log      objects.ID         `json:"log,omitzero"`
+	Outputs  []lineage.IO       `json:"outputs,omitempty"`
+	Model    objects.ID         `json:"model,omitzero"` // the model version record
+	Metrics  map[string]float64 `json:"metrics,omitempty"`
+	// NoCache says why the run cache was not used ("" when it was).
+	NoCache string `json:"no_cache,omitempty"`
+}
+
+// FailedError reports a run whose command failed or whose outputs could
+// not be recorded; the failed run is recorded as Run.
+type FailedError struct {
+	Name     string
+	Command  string
+	ExitCode int
+	Reason   string // set when the command succeeded but the run still failed
+	Run      objects.ID
+}
+
+func (e *FailedError) Error() string {
+	what := fmt.Sprintf("%s exited with status %d", e.Command, e.ExitCode)
+	if e.Reason != "" {
+		what = e.Reason
+	}
+	return fmt.Sprintf("run %s failed: %s; its output: dv runs --log %s", e.Name, what, e.Run.Short())
+}
+
+// Runner runs commands in a project and records them.
+type Runner struct {
+	Repo *workspace.Repo
+	Rec  *lineage.Recorder // stamps records; its Code is the git context
+}
+
+// Run pins the inputs, serves the outputs from the run cache when an
+// identical successful run is recorded (unless Force), and otherwise runs
+// the command, records the run and stores the outputs as new versions.
+func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckOutputs(rn.Repo, o.Deps, o.Outs); err != nil {
+		return nil, err
+	}
+	inputs, err := CheckInputs(ctx, rn.Repo, o.Deps)
+	if err != nil {
+		return nil, err
+	}
+	res := &RunResult{Name: o.Name}
+	written := append([]string{}, o.Outs...)
+	if o.Model != nil && o.Model.MetricsFile != "" {
+		written = append(written, o.Model.MetricsFile)
+	}
+	code, err := ReadCodeState(ctx, rn.Repo.Root, o.Command, written)
+	switch {
+	case errors.Is(err, ErrNoCodeState):
+		res.NoCache = err.Error()
+	case err != nil:
+		return nil, err
+	default:
+		k := KeyInput{Command: o.Command, Params: o.Params, Inputs: inputs, Outputs: o.Outs, Code: code}
+		if o.Model != nil {
+			k.Model = o.Model.Name + "\x00" + o.Model.MetricsFile
+		}
+		res.CacheKey = CacheKey(k)
+	}
+	if res.CacheKey != "" && !o.Force {
+		hit, err := rn.restore(ctx, o, res.CacheKey)
+		if err != nil || hit != nil {
+			return hit, err
+		}
+	}
+	return rn.execute(ctx, o, inputs, res)
+}
+
+// execute runs the command and records the run.
+func (rn *Runner) execute(ctx context.Context, o RunOptions, inputs []lineage.IO, res *RunResult) (*RunResult, error) {
+	tmp, err := os.MkdirTemp(rn.Repo.Dir, "run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	paramsFile := tmp + "/params.json"
+	if err := os.WriteFile(paramsFile, ParamsJSON(o.Params), 0o644); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(tmp + "/log")
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+
+	envc := make(chan *lineage.Env, 1)
+	go func() { envc <- CaptureEnv(ctx, rn.Repo.Root, o.Versions) }()
+	res.Start = rn.Rec.Now().UTC()
+	status, err := execute(ctx, rn.Repo.Root, o.Command, ParamEnv(o.Params, paramsFile), o.Stdout, o.Stderr, logf)
+	res.End = rn.Rec.Now().UTC()
+	env := <-envc
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", o.Name, err)
+	}
+	res.ExitCode = status
+	run := &lineage.Record{Type: lineage.TypeRun, Name: o.Name, Command: o.Command, Params: o.Params,
+		Inputs: inputs, ExitCode: status, Start: res.Start, End: res.End, Env: env,
+		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey}
+	var reason string
+	var metricsData []byte
+	if status == 0 {
+		reason = checkProduced(rn.Repo, o.Outs, o.Command[0])
+		if reason == "" && o.Model != nil && o.Model.MetricsFile != "" {
+			res.Metrics, metricsData, err = readMetricsFile(rn.Repo.Abs(o.Model.MetricsFile), o.Model.MetricsFile)
+			if err != nil {
+				reason = err.Error()
+			}
+		}
+	}
+	if status != 0 || reason != "" {
+		return res, rn.recordFailed(ctx, o, run, res, logf, reason)
+	}
+	if err := rn.recordSucceeded(ctx, o, run, res, logf, metricsData); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// recordFailed records a failed run with its log and no outputs, and
+// returns the *FailedError that reports it.
+func (rn *Runner) recordFailed(ctx context.Context, o RunOptions, run *lineage.Record, res *RunResult, logf *os.File, reason string) error {
+	w := rn.Repo.Store.NewWriter()
+	b := &batch{rc: rn.Rec, w: w}
+	var err error
+	if run.Log, err = putLog(ctx, w, logf); err != nil {
+		w.Abort()
+		return fmt.Errorf("run %s: store the log: %w", o.Name, err)
+	}
+	run.Status, run.Outputs, run.Metrics = StatusFailed, nil, nil
+	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	id, err := b.put(ctx, run, lineage.RefFor(lineage.TypeRun, o.Name))
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	if err := b.commit(ctx); err != nil {
+		return err
+	}
+	res.Run, res.Log, res.Status, res.Metrics = id, run.Log, StatusFailed, nil
+	return &FailedError{Name: o.Name, Command: o.Command[0], ExitCode: run.ExitCode, Reason: reason, Run: id}
+}
+
+// putLog stores the content of the log file.
+func putLog(ctx context.Context, w objects.Putter, f *os.File) (objects.ID, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return objects.ID{}, err
+	}
+	id, _, err := objects.PutFile(ctx, w, f, 1)
+	return id, err
+}
+
+// checkProduced names the first declared output the command did not
+// leave behind (or left as a symlink), or returns "".
+func checkProduced(r *workspace.Repo, outs []string, cmd string) string {
+	for _, out := range outs {
+		fi, err := os.Lstat(r.Abs(out))
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s exited with status 0 but did not create the output %s", cmd, out)
+		case fi.Mode()&os.ModeSymlink != 0:
+			return fmt.Sprintf("the output %s is a symlink; a run's outputs must be files or directories", out)
+		}
+	}
+	return ""
+}
+
+// runLinks returns a run's parents (the inputs' version records) and the
+// objects it holds (its log). The inputs' and outputs' data are named in
+// Inputs and Outputs but held by the pointer files in git, as for dataset
+// versions.
+func runLinks(inputs []lineage.IO, log objects.ID) (parents, objs []objects.ID) {
+	seen := map[objects.ID]bool{}
+	for _, in := range inputs {
+		if !in.Record.IsZero() && !seen[in.Record] {
+			seen[in.Record] = true
+			parents = append(parents, in.Record)
+		}
+	}
+	return parents, []objects.ID{log}
+}
+
+// batch prepares records in one writer and moves their refs, in order,
+// once the writer is flushed.
+type batch struct {
+	rc      *lineage.Recorder
+	w       objects.Putter
+	commits []func(context.Context) error
+}
+
+func (b *batch) put(ctx context.Context, r *lineage.Record, ref string) (objects.ID, error) {
+	id, commit, err := b.rc.Prepare(ctx, b.w, r, ref)
+	if err != nil {
+		return id, err
+	}
+	b.commits = append(b.commits, commit)
+	return id, nil
+}
+
+func (b *batch) then(fn func(context.Context) error) { b.commits = append(b.commits, fn) }
+
+func (b *batch) commit(ctx context.Context) error {
+	for _, c := range b.commits {
+		if err := c(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setCache points runcache/<key> at run.
+func (rn *Runner) setCache(ctx context.Context, key string, run objects.ID) error {
+	name := CacheRefPrefix + key
+	cur, err := rn.Rec.Refs.Get(name)
+	if err != nil && !errors.Is(err, refs.ErrNotFound) {
+		return err
+	}
+	err = rn.Rec.Refs.CompareAndSwap(ctx, name, cur, run)
+	if errors.Is(err, refs.ErrConflict) {
+		return nil // another identical run recorded itself meanwhile
+	}
+	return err
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
