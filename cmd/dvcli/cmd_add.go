@@ -3,6 +3,7 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"path"
 	"runtime"
 	"strings"
 
@@ -112,13 +113,18 @@ func anyChanged(rs []*workspace.AddResult) bool {
 	return false
 }
 
+// pointerList names the files git should track after adding rels: each
+// pointer file and the .gitignore beside it, as paths from the root.
 func pointerList(rels []string) string {
-	var b strings.Builder
-	for i, r := range rels {
-		if i > 0 {
-			b.WriteByte(' ')
+	var parts []string
+	seen := map[string]bool{}
+	for _, r := range rels {
+		parts = append(parts, r+workspace.PointerExt)
+		gi := path.Join(path.Dir(r), ".gitignore")
+		if !seen[gi] {
+			seen[gi] = true
+			parts = append(parts, gi)
 		}
-		b.WriteString(r + workspace.PointerExt)
 	}
-	return b.String() + " .gitignore"
+	return strings.Join(parts, " ")
 }
