@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// chunkerPool keeps chunkers (each has a 1 MiB buffer) for reuse: adding
+// 100,000 small files must not allocate and clear 100 GiB.
+var chunkerPool = sync.Pool{New: func() any { return NewChunker(nil) }}
+
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, ChunkMax); return &b }}
 
 // Putter stores an object and returns its id. *Writer is one; HashOnly
@@ -28,7 +32,9 @@ func (HashOnly) Put(_ context.Context, t Type, data []byte) (ID, error) { return
 // content id: the blob id when the file is one chunk (or empty), else the id
 // of a List of its chunks. Up to jobs chunks are put at once.
 func PutFile(ctx context.Context, w Putter, r io.Reader, jobs int) (ID, int64, error) {
-	ch := NewChunker(r)
+	ch := chunkerPool.Get().(*Chunker)
+	ch.Reset(r)
+	defer func() { ch.Reset(nil); chunkerPool.Put(ch) }()
 	first, err := ch.Next()
 	if err == io.EOF {
 		id, err := w.Put(ctx, TypeBlob, nil)
