@@ -73,8 +73,8 @@ func (s *scanner) scan(ctx context.Context, rel string) (objects.TreeEntry, erro
 		return e, nil
 	case fi.IsDir():
 		top := &dirNode{rel: rel}
-		var files []fileJob
-		if err := s.walk(top, &files); err != nil {
+		files, err := s.walkAll(ctx, top)
+		if err != nil {
 			return objects.TreeEntry{}, err
 		}
 		if err := s.readFiles(ctx, files); err != nil {
@@ -96,9 +96,32 @@ type fileJob struct {
 	e   *objects.TreeEntry
 }
 
-// walk reads the directory tree below d, filling entries and collecting
-// the regular files to read.
-func (s *scanner) walk(d *dirNode, files *[]fileJob) error {
+// walkAll reads the directory tree below top, directories in parallel,
+// and returns the regular files the stat cache could not vouch for.
+func (s *scanner) walkAll(ctx context.Context, top *dirNode) ([]fileJob, error) {
+	w := &walker{s: s}
+	w.g.SetLimit(2 * s.jobs)
+	w.g.Go(func() error { return w.walk(ctx, top) })
+	err := w.g.Wait()
+	return w.files, err
+}
+
+// walker collects the files of a parallel walk.
+type walker struct {
+	s     *scanner
+	g     errgroup.Group
+	mu    sync.Mutex
+	files []fileJob
+}
+
+// walk reads directory d, filling its entries, walking its subdirectories
+// (in other goroutines when a slot is free) and collecting the regular
+// files to read.
+func (w *walker) walk(ctx context.Context, d *dirNode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := w.s
 	abs := filepath.Join(s.root, filepath.FromSlash(d.rel))
 	ents, err := os.ReadDir(abs)
 	if err != nil {
@@ -125,8 +148,10 @@ func (s *scanner) walk(d *dirNode, files *[]fileJob) error {
 			sub := &dirNode{rel: rel}
 			d.subIdx = append(d.subIdx, len(d.entries))
 			d.subdirs = append(d.subdirs, sub)
-			if err := s.walk(sub, files); err != nil {
-				return err
+			if !w.g.TryGo(func() error { return w.walk(ctx, sub) }) {
+				if err := w.walk(ctx, sub); err != nil {
+					return err
+				}
 			}
 		case t&fs.ModeSymlink != 0:
 			target, err := os.Readlink(filepath.Join(abs, name))
@@ -143,7 +168,11 @@ func (s *scanner) walk(d *dirNode, files *[]fileJob) error {
 				return err
 			}
 			e.Type = objects.EntryFile
-			*files = append(*files, fileJob{rel: rel, fi: fi, e: e})
+			if !s.cached(rel, fi, e) {
+				w.mu.Lock()
+				w.files = append(w.files, fileJob{rel: rel, fi: fi, e: e})
+				w.mu.Unlock()
+			}
 		default:
 			return fmt.Errorf("%s: special file (%s) cannot be tracked", rel, t)
 		}
@@ -185,23 +214,37 @@ func (s *scanner) readFiles(ctx context.Context, jobs []fileJob) error {
 	g.SetLimit(s.jobs * 2)
 	for i := range jobs {
 		j := jobs[i]
-		g.Go(func() error { return s.file(gctx, j.rel, j.fi, j.e) })
+		g.Go(func() error { return s.read(gctx, j.rel, j.fi, j.e) })
 	}
 	return g.Wait()
 }
 
-// file fills e (size, exec bit, content id) for the regular file rel.
-func (s *scanner) file(ctx context.Context, rel string, fi fs.FileInfo, e *objects.TreeEntry) error {
-	st := StatOf(fi)
+// cached fills e's size and exec bit for the regular file rel, and its
+// content id when the stat cache vouches for it (then it reports true).
+func (s *scanner) cached(rel string, fi fs.FileInfo, e *objects.TreeEntry) bool {
 	e.Size = fi.Size()
 	e.Exec = fi.Mode()&0o100 != 0
 	s.files.Add(1)
 	s.bytes.Add(fi.Size())
-	if id, ok := s.cache.Lookup(rel, st); ok && s.have(id) {
+	if id, ok := s.cache.Lookup(rel, StatOf(fi)); ok && s.have(id) {
 		e.ID = id
 		s.report(fi.Size())
+		return true
+	}
+	return false
+}
+
+// file fills e (size, exec bit, content id) for the regular file rel.
+func (s *scanner) file(ctx context.Context, rel string, fi fs.FileInfo, e *objects.TreeEntry) error {
+	if s.cached(rel, fi, e) {
 		return nil
 	}
+	return s.read(ctx, rel, fi, e)
+}
+
+// read hashes (and stores) the file's content.
+func (s *scanner) read(ctx context.Context, rel string, fi fs.FileInfo, e *objects.TreeEntry) error {
+	st := StatOf(fi)
 	f, err := os.Open(filepath.Join(s.root, filepath.FromSlash(rel)))
 	if err != nil {
 		return err
