@@ -39,8 +39,10 @@ func cmdInstall(e *env) *cli.Command {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
-			var installed []string
-			for _, name := range []string{"post-checkout", "pre-push"} {
+			names := []string{"post-checkout", "pre-push"}
+			// Check every hook before writing any, so a refusal leaves
+			// nothing half installed.
+			for _, name := range names {
 				p := filepath.Join(dir, name)
 				old, err := os.ReadFile(p)
 				if err == nil && !strings.Contains(string(old), hookMarker) {
@@ -49,6 +51,10 @@ func cmdInstall(e *env) *cli.Command {
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
+			}
+			var installed []string
+			for _, name := range names {
+				p := filepath.Join(dir, name)
 				if err := objects.WriteFileAtomic(p, []byte(hooks[name]), 0o755); err != nil {
 					return err
 				}
@@ -82,6 +88,15 @@ func gitHooksDir(root string) (string, error) {
 			gd := strings.TrimSpace(strings.TrimPrefix(string(b), "gitdir:"))
 			if !filepath.IsAbs(gd) {
 				gd = filepath.Join(dir, gd)
+			}
+			// A linked work tree's git dir names the main one in
+			// commondir, and git runs the hooks found there.
+			if b, err := os.ReadFile(filepath.Join(gd, "commondir")); err == nil {
+				cd := strings.TrimSpace(string(b))
+				if !filepath.IsAbs(cd) {
+					cd = filepath.Join(gd, cd)
+				}
+				gd = cd
 			}
 			return filepath.Join(gd, "hooks"), nil
 		}

@@ -91,6 +91,13 @@ func setUsageErrors(cmd *cli.Command) {
 				return usageError{err}
 			}
 		}
+		// A leaf command's arguments are paths and names: "h" or "help"
+		// among them is data (dv add help, dv remote add h URL), not
+		// urfave/cli's help subcommand, which would print the help and
+		// exit 0 having done nothing. dv help CMD and CMD --help remain.
+		if len(c.Commands) == 0 {
+			c.HideHelpCommand = true
+		}
 		setUsageErrors(c)
 	}
 }

@@ -67,6 +67,12 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 			continue
 		}
 		c := &checkout{r: r, work: work, force: opts.Force}
+		if !ok {
+			// A file inside a tracked directory (dv pull data/a.csv) may
+			// be checked out before its directory exists.
+			parent := filepath.Dir(r.Abs(rel))
+			c.ops = append(c.ops, func() error { return os.MkdirAll(parent, 0o755) })
+		}
 		var curp *objects.TreeEntry
 		if ok {
 			curp = &cur

@@ -115,7 +115,7 @@ func (rc RemoteConfig) Validate(name string) error {
 		return errors.New("url is missing")
 	}
 	for _, s := range []string{rc.URL, rc.Endpoint} {
-		if u, err := url.Parse(s); err == nil && u.User != nil {
+		if hasUserinfo(s) {
 			return errors.New("credentials do not belong in dv.yaml (it is committed); use the AWS credential chain")
 		}
 	}
@@ -127,6 +127,18 @@ func (rc RemoteConfig) Validate(name string) error {
 		return fmt.Errorf("url %q: want a folder, file://PATH or s3://bucket[/prefix]", rc.URL)
 	}
 	return nil
+}
+
+// hasUserinfo reports whether a URL may carry a user name or password. An
+// S3 or HTTP URL has no use for '@' after its scheme, and url.Parse alone
+// misses a secret holding '/' (s3://KEY:se/cret@bucket: the host would be
+// "KEY:se"), which the messages below would then quote.
+func hasUserinfo(s string) bool {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return true
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	return ok && scheme != "file" && strings.Contains(rest, "@")
 }
 
 // Names returns the remote names, sorted.

@@ -91,6 +91,12 @@ func (s *Store) write(ctx context.Context, name string, r io.Reader, size int64,
 		err = fmt.Errorf("put %s: got %d bytes, expected %d", name, n, size)
 	}
 	if err == nil {
+		// CreateTemp makes the file 0600: readable only by the pusher,
+		// which would shut the rest of a team out of a shared folder.
+		// Blobs are only ever replaced by a rename, so read-only it is.
+		err = f.Chmod(0o444)
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
