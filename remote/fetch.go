@@ -32,6 +32,7 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 	}
 	w := s.Local.NewWriter()
 	defer w.Abort()
+	known := &childMap{m: map[objects.ID][]objects.ID{}}
 	seen := map[objects.ID]bool{}
 	frontier := roots
 	for len(frontier) > 0 {
@@ -43,9 +44,12 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 			}
 			seen[id] = true
 			if w.Has(id) {
-				kids, err := s.localChildren(ctx, w, id)
-				if err != nil {
-					return st, err
+				kids, ok := known.get(id)
+				if !ok {
+					var err error
+					if kids, err = s.localChildren(ctx, id); err != nil {
+						return st, err
+					}
 				}
 				next = append(next, kids...)
 				continue
@@ -56,7 +60,7 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 			}
 			want = append(want, id)
 		}
-		got, err := s.fetchObjects(ctx, ridx, want, w, &st)
+		got, err := s.fetchObjects(ctx, ridx, want, w, known, &st)
 		if err != nil {
 			return st, err
 		}
@@ -82,18 +86,38 @@ func (s *Syncer) FetchOne(ctx context.Context, ridx *Index, ids []objects.ID) (F
 			want = append(want, id)
 		}
 	}
-	if _, err := s.fetchObjects(ctx, ridx, want, w, &st); err != nil {
+	if _, err := s.fetchObjects(ctx, ridx, want, w, &childMap{m: map[objects.ID][]objects.ID{}}, &st); err != nil {
 		return st, err
 	}
 	return st, w.Flush(ctx)
 }
 
-func (s *Syncer) localChildren(ctx context.Context, w *objects.Writer, id objects.ID) ([]objects.ID, error) {
+func (s *Syncer) localChildren(ctx context.Context, id objects.ID) ([]objects.ID, error) {
 	l, ok := s.Local.Lookup(id)
 	if !ok || l.Type == objects.TypeBlob {
-		return nil, nil // a blob, or pending in w (fetched blobs only)
+		return nil, nil // a blob, or fetched in this run (its children are known)
 	}
 	return s.Local.Children(ctx, id)
+}
+
+// childMap remembers the children of the trees, lists and records fetched
+// in this run, which the writer holds but the store cannot read yet.
+type childMap struct {
+	mu sync.Mutex
+	m  map[objects.ID][]objects.ID
+}
+
+func (c *childMap) get(id objects.ID) ([]objects.ID, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.m[id]
+	return k, ok
+}
+
+func (c *childMap) set(id objects.ID, kids []objects.ID) {
+	c.mu.Lock()
+	c.m[id] = kids
+	c.mu.Unlock()
 }
 
 // span is one ranged read of a remote pack.
@@ -132,9 +156,12 @@ func plan(ridx *Index, ids []objects.ID) []span {
 	return spans
 }
 
-// fetchObjects downloads ids into w and returns, per downloaded tree or
-// list, the ids it names.
-func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID, w *objects.Writer, st *FetchStats) ([][]objects.ID, error) {
+// fetchObjects downloads ids into w and returns, per downloaded tree,
+// list or record, the ids it names. With Greedy, every other object that a
+// ranged read brings in whole is verified and stored too (a hole read
+// through is often the next level's data). Children of what is stored are
+// remembered in known.
+func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID, w *objects.Writer, known *childMap, st *FetchStats) ([][]objects.ID, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -154,27 +181,46 @@ func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID
 				return fmt.Errorf("fetch %s: %w", name, err)
 			}
 			s.progress(int64(len(b)))
-			var local [][]objects.ID
+			wanted := map[objects.ID]bool{}
 			for _, e := range sp.entries {
-				stored := b[e.Offset-sp.off : e.Offset-sp.off+uint64(e.Length)]
-				if err := objects.VerifyStored(e, stored); err != nil {
+				wanted[e.ID] = true
+			}
+			var local [][]objects.ID
+			stored := 0
+			candidates := sp.entries
+			if s.Greedy {
+				candidates = ridx.inRange(sp.pack, sp.off, sp.end)
+			}
+			for _, e := range candidates {
+				if !wanted[e.ID] && w.Has(e.ID) {
+					continue
+				}
+				raw := b[e.Offset-sp.off : e.Offset-sp.off+uint64(e.Length)]
+				if err := objects.VerifyStored(e, raw); err != nil {
+					if !wanted[e.ID] {
+						continue // not needed now; if it ever is, it fails then
+					}
 					return &objects.CorruptError{What: "remote object", Name: e.ID.String(),
 						Reason: fmt.Sprintf("in pack %s on %s: %v; refused", sp.pack.Short(), s.Remote, err)}
 				}
-				if err := w.PutStored(gctx, e, stored); err != nil {
+				if err := w.PutStored(gctx, e, raw); err != nil {
 					return err
 				}
+				stored++
 				if e.Type != objects.TypeBlob {
-					c, err := objects.StoredChildren(e, stored)
+					c, err := objects.StoredChildren(e, raw)
 					if err != nil {
 						return err
 					}
-					local = append(local, c)
+					known.set(e.ID, c)
+					if wanted[e.ID] {
+						local = append(local, c)
+					}
 				}
 			}
 			mu.Lock()
 			st.Requests++
-			st.Objects += len(sp.entries)
+			st.Objects += stored
 			st.Bytes += int64(len(b))
 			kids = append(kids, local...)
 			mu.Unlock()

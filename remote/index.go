@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -26,6 +28,29 @@ type Index struct {
 	Objects map[objects.ID]objects.Loc
 	Files   []string // index file names
 	Packs   map[objects.ID]bool
+
+	byPackOnce sync.Once
+	byPack     map[objects.ID][]objects.Entry // sorted by offset
+}
+
+// inRange returns the objects of pack that lie wholly in [off, end).
+func (idx *Index) inRange(pack objects.ID, off, end uint64) []objects.Entry {
+	idx.byPackOnce.Do(func() {
+		idx.byPack = map[objects.ID][]objects.Entry{}
+		for _, l := range idx.Objects {
+			idx.byPack[l.Pack] = append(idx.byPack[l.Pack], l.Entry)
+		}
+		for _, es := range idx.byPack {
+			sort.Slice(es, func(i, j int) bool { return es[i].Offset < es[j].Offset })
+		}
+	})
+	es := idx.byPack[pack]
+	i := sort.Search(len(es), func(i int) bool { return es[i].Offset >= off })
+	var out []objects.Entry
+	for ; i < len(es) && es[i].Offset+uint64(es[i].Length) <= end; i++ {
+		out = append(out, es[i])
+	}
+	return out
 }
 
 // Syncer moves objects between a local store and a remote.
@@ -37,6 +62,10 @@ type Syncer struct {
 	CacheDir string
 	Jobs     int
 	OnBytes  func(n int64) // progress, may be nil
+	// Greedy makes Fetch keep every object a ranged read brings in whole,
+	// not only those wanted: right for a full pull, where the holes read
+	// through hold the next level's data; wasteful for a partial one.
+	Greedy bool
 }
 
 func (s *Syncer) jobs() int { return max(s.Jobs, 1) }

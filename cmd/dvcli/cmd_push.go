@@ -115,6 +115,7 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 	onData, done := e.bar("fetch "+name, 0)
 	defer done()
 	s.OnBytes = onData
+	s.Greedy = len(paths) == 0
 	var total remote.FetchStats
 	// Paths inside tracked directories need the trees above them first.
 	var roots []objects.ID
