@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/dv-ml/dv/objects"
 )
@@ -91,10 +92,26 @@ func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new object
 		return err
 	}
 	lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if errors.Is(err, fs.ErrExist) && staleLock(p+".lock") {
+		// Left by a dv that was killed: its process is gone.
+		_ = os.Remove(p + ".lock")
+		lock, err = os.OpenFile(p+".lock", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	}
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s: %w (being updated; if no dv is running, remove %s.lock)", name, ErrConflict, p)
 	}
 	if err != nil {
+		return err
+	}
+	// The owner's pid and host let a later update tell a crashed owner.
+	if _, err := fmt.Fprintf(lock, "%d %s\n", os.Getpid(), hostname()); err != nil {
+		_ = lock.Close()
+		_ = os.Remove(lock.Name())
+		return err
+	}
+	if _, err := lock.Seek(0, 0); err != nil {
+		_ = lock.Close()
+		_ = os.Remove(lock.Name())
 		return err
 	}
 	fail := func(err error) error {
@@ -119,6 +136,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new object
 		_ = lock.Close()
 		_ = os.Remove(lock.Name())
 		return err
+	}
+	if err := lock.Truncate(0); err != nil {
+		return fail(err)
 	}
 	if _, err := lock.WriteString(new.String() + "\n"); err != nil {
 		return fail(err)
@@ -171,4 +191,24 @@ func (s *Store) List() ([]string, map[string]objects.ID, error) {
 	}
 	sort.Strings(names)
 	return names, out, err
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// staleLock reports whether a ref lock names a process on this host that
+// no longer exists. A lock without an owner is never taken to be stale.
+func staleLock(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var pid int
+	var host string
+	if n, _ := fmt.Sscanf(string(b), "%d %s", &pid, &host); n != 2 || pid <= 0 || host != hostname() {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -297,4 +298,37 @@ func FuzzValidName(f *testing.F) {
 			t.Fatalf("%q does not map to its own path below the store: %q", name, rel)
 		}
 	})
+}
+
+// A lock left by a process that no longer exists (a killed dv) does not
+// block the next update; one whose owner is alive does.
+func TestCompareAndSwapStaleLock(t *testing.T) {
+	dir := t.TempDir()
+	s := Open(dir)
+	ctx := t.Context()
+	id := objects.Hash(objects.TypeRecord, []byte("r"))
+	if err := os.MkdirAll(filepath.Join(dir, "datasets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid // exited and reaped
+	lock := filepath.Join(dir, "datasets", "crop.lock")
+	if err := os.WriteFile(lock, []byte(fmt.Sprintf("%d %s\n", dead, hostname())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompareAndSwap(ctx, "datasets/crop", objects.ID{}, id); err != nil {
+		t.Fatalf("stale lock of a dead process blocked the update: %v", err)
+	}
+	if got, err := s.Get("datasets/crop"); err != nil || got != id {
+		t.Fatalf("after update: %v %v", got, err)
+	}
+	if err := os.WriteFile(lock, []byte(fmt.Sprintf("%d %s\n", os.Getpid(), hostname())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompareAndSwap(ctx, "datasets/crop", id, objects.ID{}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a live owner's lock: %v, want ErrConflict", err)
+	}
 }
