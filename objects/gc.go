@@ -192,6 +192,26 @@ func (s *Store) removeUnindexedPacks() error {
 // Complete checks that every object below root is present and sound. A
 // root the store lacks is not an error (its data was never fetched).
 func (s *Store) Complete(ctx context.Context, root ID) error {
+	return s.walkBelow(ctx, root, func(id ID) error {
+		return corrupt("object", id.String(), "missing from the store (needed by %s)", root.Short())
+	})
+}
+
+// Missing counts the objects below root that the store lacks (a partial
+// fetch leaves some); it returns an error only for damaged objects. A root
+// the store lacks counts as one.
+func (s *Store) Missing(ctx context.Context, root ID) (int, error) {
+	if !s.Has(root) {
+		return 1, nil
+	}
+	n := 0
+	err := s.walkBelow(ctx, root, func(ID) error { n++; return nil })
+	return n, err
+}
+
+// walkBelow visits every object below a present root, loading trees,
+// lists and records; absent calls onMissing.
+func (s *Store) walkBelow(ctx context.Context, root ID, onMissing func(ID) error) error {
 	if !s.Has(root) {
 		return nil
 	}
@@ -206,7 +226,10 @@ func (s *Store) Complete(ctx context.Context, root ID) error {
 		seen[id] = true
 		l, ok := s.Lookup(id)
 		if !ok {
-			return corrupt("object", id.String(), "missing from the store (needed by %s)", root.Short())
+			if err := onMissing(id); err != nil {
+				return err
+			}
+			continue
 		}
 		if l.Type == TypeBlob {
 			continue

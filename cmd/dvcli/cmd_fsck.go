@@ -56,21 +56,15 @@ func cmdFsck(e *env) *cli.Command {
 					return err
 				}
 			}
-			// Every tracked path whose data is here must be complete.
-			ptrs, err := r.ReadPointers(nil)
+			notHere, err := checkRoots(ctx, r, &problems)
 			if err != nil {
 				return err
-			}
-			for _, p := range sortedPaths(ptrs) {
-				if err := r.Store.Complete(ctx, ptrs[p].OID); err != nil {
-					problems = append(problems, fsckProblem{"path", p, err.Error()})
-				}
 			}
 			if e.json {
 				if problems == nil {
 					problems = []fsckProblem{}
 				}
-				if err := e.printJSON(map[string]any{"stats": st, "problems": problems, "ok": len(problems) == 0}); err != nil {
+				if err := e.printJSON(map[string]any{"stats": st, "problems": problems, "ok": len(problems) == 0, "not_here": notHere}); err != nil {
 					return err
 				}
 			} else {
@@ -78,6 +72,9 @@ func cmdFsck(e *env) *cli.Command {
 					fmt.Fprintf(e.stderr, "dv: %s %s: %s\n", p.What, p.Name, p.Reason)
 				}
 				e.printf("checked %d packs, %d objects, %s\n", st.Packs, st.Objects, humanBytes(st.Bytes))
+				for _, m := range notHere {
+					e.printf("%s: %d objects are not in the local store (dv pull %s fetches them)\n", m.Path, m.Objects, m.Path)
+				}
 				if st.Unindexed > 0 {
 					e.printf("%d sound packs are not indexed (an interrupted add, or a damaged index): dv fsck --repair indexes them, dv gc removes them\n", st.Unindexed)
 				}
@@ -146,4 +143,46 @@ func repair(ctx context.Context, r *workspace.Repo, problems []fsckProblem) (obj
 		}
 	}
 	return r.Store.Repair(ctx, damaged)
+}
+
+type notHere struct {
+	Path    string `json:"path"`
+	Objects int    `json:"objects"`
+}
+
+// checkRoots checks what the store's roots need: every ref's record and
+// what it holds must be present and sound (refs move only after their data
+// is stored); a tracked path's data may be partly absent (never fetched),
+// which is reported but is not damage.
+func checkRoots(ctx context.Context, r *workspace.Repo, problems *[]fsckProblem) ([]notHere, error) {
+	names, ids, err := localRefs(r).List()
+	if err != nil {
+		*problems = append(*problems, fsckProblem{"ref", "?", err.Error()})
+	}
+	for _, n := range names {
+		if !r.Store.Has(ids[n]) {
+			*problems = append(*problems, fsckProblem{"ref", n, fmt.Sprintf("names record %s, which the store lacks", ids[n].Short())})
+		} else if err := r.Store.Complete(ctx, ids[n]); err != nil {
+			*problems = append(*problems, fsckProblem{"ref", n, err.Error()})
+		}
+	}
+	ptrs, err := r.ReadPointers(nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []notHere{}
+	for _, p := range sortedPaths(ptrs) {
+		n, err := r.Store.Missing(ctx, ptrs[p].OID)
+		if err != nil {
+			*problems = append(*problems, fsckProblem{"path", p, err.Error()})
+		} else if n > 0 {
+			out = append(out, notHere{p, n})
+		}
+		if rec := ptrs[p].Record; !rec.IsZero() {
+			if err := r.Store.Complete(ctx, rec); err != nil {
+				*problems = append(*problems, fsckProblem{"path", p, "its record: " + err.Error()})
+			}
+		}
+	}
+	return out, nil
 }
