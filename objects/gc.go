@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // GCStats says what GC removed, or would remove in a dry run.
@@ -121,6 +122,15 @@ func (s *Store) GC(ctx context.Context, live map[ID]bool, dryRun bool) (GCStats,
 	}
 	for _, t := range tmps {
 		_ = os.Remove(filepath.Join(s.dir, TmpDir, t.Name()))
+	}
+	// Index files being written when a writer was killed.
+	if ents, err := os.ReadDir(filepath.Join(s.dir, IndexDir)); err == nil {
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".tmp") {
+				_ = os.Remove(filepath.Join(s.dir, IndexDir, e.Name()))
+				st.TempFiles++
+			}
+		}
 	}
 	return st, nil
 }

@@ -57,6 +57,14 @@ func cmdGC(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if !cmd.Bool("dry-run") {
+				// Temporary files of killed dv runs, beside pointers and in .dv.
+				n, err := r.CleanTemp(10 * time.Minute)
+				if err != nil {
+					return err
+				}
+				st.TempFiles += n
+			}
 			if e.json {
 				return e.printJSON(map[string]any{"dry_run": cmd.Bool("dry-run"), "stats": st})
 			}

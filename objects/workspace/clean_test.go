@@ -1,0 +1,55 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestCleanTemp(t *testing.T) {
+	root := t.TempDir()
+	if err := Init(root); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	old := time.Now().Add(-time.Hour)
+	write := func(rel string, mod time.Time) string {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mod, mod); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gone := []string{write(".data.dv.123.tmp", old), write("sub/..gitignore.9.tmp", old), write(".dv/.statcache.77.tmp", old)}
+	kept := []string{write(".fresh.dv.5.tmp", time.Now()), write("data/.x.1.tmp", old), write(".git/.y.2.tmp", old),
+		write("notes.tmp", old), write(".dv/index/.abc.3.tmp", old)}
+	write("data.dv", old)
+	if err := os.WriteFile(filepath.Join(root, "data.dv"), []byte("version: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.CleanTemp(10 * time.Minute)
+	if err != nil || n != len(gone) {
+		t.Fatalf("removed %d, %v; want %d", n, err, len(gone))
+	}
+	for _, p := range gone {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", p)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+}
