@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -280,6 +281,11 @@ func TestLoadRecordAsDecodeRecord(t *testing.T) {
 		"bad version":          `{"version":2,"type":"dataset","time":"2026-01-02T03:04:05Z"}`,
 		"bad id":               `{"version":1,"type":"dataset","time":"2026-01-02T03:04:05Z","data":"xyz"}`,
 		"no time":              `{"version":1,"type":"dataset"}`,
+		"escaped id":           `{"version":1,"type":"dataset","time":"2026-01-02T03:04:05Z","data":"\u0030` + strings.Repeat("a", 63) + `"}`,
+		"upper-case id":        `{"version":1,"type":"dataset","time":"2026-01-02T03:04:05Z","data":"` + strings.Repeat("A", 64) + `"}`,
+		"null ids":             `{"version":1,"type":"dataset","time":"2026-01-02T03:04:05Z","data":null,"parents":[null]}`,
+		"number id":            `{"version":1,"type":"dataset","time":"2026-01-02T03:04:05Z","previous":12}`,
+		"long id":              `{"version":1,"type":"dataset","time":"2026-01-02T03:04:05Z","run":"` + strings.Repeat("0", 66) + `"}`,
 	}
 	w := sc.rc.Store.NewWriter()
 	ids := map[string]objects.ID{}
