@@ -18,8 +18,12 @@ import (
 const hookMarker = "# installed by dv install"
 
 var hooks = map[string]string{
-	"post-checkout": "#!/bin/sh\n" + hookMarker + "\n# After git checkout of a branch or commit, make the data match.\n[ \"$3\" = 1 ] || exit 0\nexec dv checkout\n",
-	"pre-push":      "#!/bin/sh\n" + hookMarker + "\n# Before git push, push the data it needs.\nexec dv push\n",
+	// A failed dv checkout is reported but does not fail git's checkout
+	// (git has already moved; dv checkout can be re-run).
+	"post-checkout": "#!/bin/sh\n" + hookMarker + "\n# After git checkout of a branch or commit, make the data match.\n[ \"$3\" = 1 ] || exit 0\n[ -d .dv ] || exit 0\ndv checkout || echo \"dv checkout failed; fix it and run dv checkout\" >&2\nexit 0\n",
+	// Every branch's data, not just the checked-out one: git push may push
+	// any branch, and the no-op case costs one request.
+	"pre-push": "#!/bin/sh\n" + hookMarker + "\n# Before git push, push the data every commit needs.\nexec dv push --all-commits\n",
 }
 
 func cmdInstall(e *env) *cli.Command {
