@@ -170,7 +170,7 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	if err := AddIgnore(r.Root, rel); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, r.noteTracked(rel, e.ID)
 }
 
 // checkNotInsideTracked refuses to track a path inside, or containing,

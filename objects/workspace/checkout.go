@@ -57,6 +57,13 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 	}
 	var results []CheckoutResult
 	var errs []error
+	if len(paths) == 0 {
+		removed, err := r.removeUntracked(ctx, targets)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, removed...)
+	}
 	for _, rel := range rels {
 		target := targets[rel]
 		cur, ok := work.Entries[rel]
@@ -99,6 +106,15 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 	}
 	if err := r.Cache.Save(); err != nil {
 		errs = append(errs, err)
+	}
+	if len(paths) == 0 && len(errs) == 0 {
+		m := map[string]objects.ID{}
+		for rel, t := range targets {
+			m[rel] = t.ID
+		}
+		if err := r.saveTracked(m); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return results, errors.Join(errs...)
 }

@@ -46,22 +46,35 @@ func Init(root string) error {
 	return nil
 }
 
-// Find returns the work tree root at or above start.
+// Find returns the work tree root at or above start: the nearest
+// directory with a .dv directory, or else the nearest with a dv.yaml (a
+// fresh clone of a dv project, whose .dv is not in git: Find creates it).
 func Find(start string) (string, error) {
 	dir, err := filepath.Abs(start)
 	if err != nil {
 		return "", err
 	}
+	clone := ""
 	for {
 		if fi, err := os.Stat(filepath.Join(dir, DirName)); err == nil && fi.IsDir() {
 			return dir, nil
 		}
+		if fi, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil && fi.Mode().IsRegular() && clone == "" {
+			clone = dir
+		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", ErrNotRepo
+			break
 		}
 		dir = parent
 	}
+	if clone == "" {
+		return "", ErrNotRepo
+	}
+	if err := Init(clone); err != nil {
+		return "", err
+	}
+	return clone, nil
 }
 
 // Open opens the project whose root is root.

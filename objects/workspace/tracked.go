@@ -1,0 +1,77 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/dv-ml/dv/objects"
+)
+
+// The tracked list (.dv/tracked, JSON: path -> id) remembers what the work
+// tree held at the last full checkout or add, so that a checkout after git
+// has removed a pointer (git checkout of an older commit) can remove that
+// data too, as git removes files, when it is unchanged.
+const trackedFile = "tracked"
+
+func (r *Repo) loadTracked() map[string]objects.ID {
+	m := map[string]objects.ID{}
+	if b, err := os.ReadFile(filepath.Join(r.Dir, trackedFile)); err == nil {
+		_ = json.Unmarshal(b, &m) // damaged: forget it; nothing is removed
+	}
+	return m
+}
+
+func (r *Repo) saveTracked(m map[string]objects.ID) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return objects.WriteFileAtomic(filepath.Join(r.Dir, trackedFile), b, 0o644)
+}
+
+// noteTracked records that rel now holds id.
+func (r *Repo) noteTracked(rel string, id objects.ID) error {
+	m := r.loadTracked()
+	if m[rel] == id {
+		return nil
+	}
+	m[rel] = id
+	return r.saveTracked(m)
+}
+
+// removeUntracked removes the data of paths that were tracked at the last
+// checkout but have no pointer now, when the data is exactly what was
+// checked out (and so is in the store). Changed data is left alone.
+func (r *Repo) removeUntracked(ctx context.Context, targets map[string]objects.TreeEntry) ([]CheckoutResult, error) {
+	var gone []string
+	for rel := range r.loadTracked() {
+		if _, ok := targets[rel]; !ok && r.exists(rel) {
+			if _, err := os.Stat(r.Abs(rel) + PointerExt); os.IsNotExist(err) {
+				gone = append(gone, rel)
+			}
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	tracked := r.loadTracked()
+	work, _, err := r.WorkSnapshot(ctx, gone)
+	if err != nil {
+		return nil, err
+	}
+	var out []CheckoutResult
+	for _, rel := range gone {
+		e, ok := work.Entries[rel]
+		if !ok || e.ID != tracked[rel] || !r.Store.Has(e.ID) {
+			continue // changed since: unsaved work is never deleted
+		}
+		if err := os.RemoveAll(r.Abs(rel)); err != nil {
+			return out, err
+		}
+		r.Cache.Forget(rel)
+		out = append(out, CheckoutResult{Path: rel, Removed: max(e.Files, 1)})
+	}
+	return out, nil
+}
