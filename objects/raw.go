@@ -25,12 +25,8 @@ func (s *Store) LoadStored(ctx context.Context, id ID) (Entry, []byte, error) {
 	if !ok {
 		return Entry{}, nil, &NotFoundError{ID: id}
 	}
-	f, err := s.packFile(l.Pack)
-	if err != nil {
-		return Entry{}, nil, fmt.Errorf("object %s: %w", id, err)
-	}
 	stored := make([]byte, l.Length)
-	if _, err := f.ReadAt(stored, int64(l.Offset)); err != nil {
+	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
 		return Entry{}, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
 	}
 	if err := VerifyStored(l.Entry, stored); err != nil {

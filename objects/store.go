@@ -94,26 +94,78 @@ func (s *Store) Damaged() []error {
 
 // loadIndex reads index files not read yet.
 func (s *Store) loadIndex() error {
-	names, err := listDir(filepath.Join(s.dir, IndexDir))
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		names, err := listDir(filepath.Join(s.dir, IndexDir))
+		if err != nil {
+			return err
+		}
+		vanished := false
+		for _, name := range names {
+			s.mu.RLock()
+			seen := s.indexFiles[name]
+			s.mu.RUnlock()
+			if seen {
+				continue
+			}
+			packs, err := s.readIndexFile(name)
+			if errors.Is(err, fs.ErrNotExist) {
+				// Merged into a newer index file meanwhile: list again.
+				vanished = true
+				continue
+			}
+			s.mu.Lock()
+			s.indexFiles[name] = true
+			if err != nil {
+				s.damaged = append(s.damaged, err)
+			} else {
+				s.addToIndex(packs)
+			}
+			s.mu.Unlock()
+		}
+		if !vanished || attempt == 3 {
+			return nil
+		}
+	}
+}
+
+// mergeIndexAt is the number of index files at which a writer merges them
+// into one, so that opening the store reads few files (dv run writes one
+// per run).
+const mergeIndexAt = 64
+
+// mergeIndex replaces the index files by one holding all of them, when
+// there are many. The merged file is durable before any old one is
+// deleted; damaged files are left for fsck. Concurrent writers are safe:
+// each only deletes files whose content its merged file holds.
+func (s *Store) mergeIndex() error {
+	dir := filepath.Join(s.dir, IndexDir)
+	names, err := listDir(dir)
+	if err != nil || len(names) < mergeIndexAt {
 		return err
 	}
-	for _, name := range names {
-		s.mu.RLock()
-		seen := s.indexFiles[name]
-		s.mu.RUnlock()
-		if seen {
+	var packs []PackIndex
+	var merged []string
+	for _, n := range names {
+		pis, err := s.readIndexFile(n)
+		if err != nil {
 			continue
 		}
-		packs, err := s.readIndexFile(name)
-		s.mu.Lock()
-		s.indexFiles[name] = true
-		if err != nil {
-			s.damaged = append(s.damaged, err)
-		} else {
-			s.addToIndex(packs)
+		packs = append(packs, pis...)
+		merged = append(merged, n)
+	}
+	b, name := EncodeIndex(packs)
+	if err := WriteFileAtomic(filepath.Join(dir, name), b, 0o444); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.indexFiles[name] = true
+	s.mu.Unlock()
+	for _, n := range merged {
+		if n != name {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
 		}
-		s.mu.Unlock()
 	}
 	return nil
 }
@@ -225,21 +277,36 @@ func (s *Store) Resolve(prefix string) (ID, error) {
 
 func (s *Store) packPath(id ID) string { return filepath.Join(s.dir, PacksDir, id.String()) }
 
-func (s *Store) packFile(id ID) (*os.File, error) {
+// maxOpenPacks bounds the pack files kept open for reading.
+const maxOpenPacks = 256
+
+// readPackAt reads len(b) bytes at off from pack id. Pack files stay open
+// for later reads, up to maxOpenPacks; beyond that (many small packs, one
+// per run) a file is opened for the read and closed after it.
+func (s *Store) readPackAt(id ID, b []byte, off int64) error {
 	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	if f, ok := s.files[id]; ok {
-		return f, nil
-	}
-	f, err := os.Open(s.packPath(id))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, corrupt("pack", id.String(), "missing from the store")
+	f, ok := s.files[id]
+	if !ok {
+		var err error
+		f, err = os.Open(s.packPath(id))
+		if err != nil {
+			s.fmu.Unlock()
+			if errors.Is(err, fs.ErrNotExist) {
+				return corrupt("pack", id.String(), "missing from the store")
+			}
+			return err
 		}
-		return nil, err
+		if len(s.files) < maxOpenPacks {
+			s.files[id] = f
+			ok = true
+		}
 	}
-	s.files[id] = f
-	return f, nil
+	s.fmu.Unlock()
+	_, err := f.ReadAt(b, off)
+	if !ok {
+		_ = f.Close()
+	}
+	return err
 }
 
 // Load returns the type and bytes of object id, read from its pack,
@@ -252,12 +319,12 @@ func (s *Store) Load(ctx context.Context, id ID) (Type, []byte, error) {
 	if !ok {
 		return 0, nil, &NotFoundError{ID: id}
 	}
-	f, err := s.packFile(l.Pack)
-	if err != nil {
-		return 0, nil, fmt.Errorf("object %s: %w", id, err)
-	}
 	stored := make([]byte, l.Length)
-	if _, err := f.ReadAt(stored, int64(l.Offset)); err != nil {
+	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			return 0, nil, fmt.Errorf("object %s: %w", id, err)
+		}
 		return 0, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
 	}
 	data, err := decompress(l.Comp, stored, int(l.RawLen))

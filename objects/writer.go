@@ -169,6 +169,9 @@ func (w *Writer) commitPack(p *packWriter) error {
 	if err := w.s.writeIndex([]PackIndex{pi}); err != nil {
 		return err
 	}
+	if err := w.s.mergeIndex(); err != nil {
+		return err
+	}
 	w.statsMu.Lock()
 	w.stats.Packs++
 	w.statsMu.Unlock()
