@@ -190,14 +190,15 @@ func clean(s string) string {
 func sizeText(r *Record) string {
 	switch r.Files {
 	case 0:
-		return humanBytes(r.Size)
+		return HumanBytes(r.Size)
 	case 1:
-		return "1 file, " + humanBytes(r.Size)
+		return "1 file, " + HumanBytes(r.Size)
 	}
-	return fmt.Sprintf("%d files, %s", r.Files, humanBytes(r.Size))
+	return fmt.Sprintf("%d files, %s", r.Files, HumanBytes(r.Size))
 }
 
-func humanBytes(n int64) string {
+// HumanBytes formats a byte count with binary units (1.5 MiB).
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

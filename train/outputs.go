@@ -157,30 +157,12 @@ func (rn *Runner) outputKind(o RunOptions, rel string) string {
 // prepareVersion puts a version record of rel, made by run, into b and
 // sets p.Record to it; the pointer file is the caller's to write.
 func (rn *Runner) prepareVersion(ctx context.Context, b *batch, o RunOptions, rel string, p, prev *workspace.Pointer, run objects.ID, metrics map[string]float64) (objects.ID, error) {
-	typ := lineage.TypeDataset
-	switch p.Kind {
-	case "labels":
-		typ = lineage.TypeLabels
-	case "model":
-		typ = lineage.TypeModel
+	rec, ref := lineage.Version(rel, p, prev, run)
+	rec.Run = run
+	if rec.Type == lineage.TypeModel && o.Model != nil && rel == o.Model.Path {
+		rec.Metrics = metrics
 	}
-	rec := &lineage.Record{Type: typ, Path: rel, Name: p.Name, Kind: p.Kind, Data: p.OID, Size: p.Size,
-		Files: p.Files, Desc: p.Desc, Meta: p.Meta, Parents: []objects.ID{run}, Run: run}
-	if typ == lineage.TypeModel {
-		// A model version holds its data, as dv add's do.
-		rec.Objects = []objects.ID{p.OID}
-		if o.Model != nil && rel == o.Model.Path {
-			rec.Metrics = metrics
-		}
-	}
-	if prev != nil && !prev.Record.IsZero() {
-		rec.Previous = prev.Record
-	}
-	name := p.Name
-	if name == "" {
-		name = rel
-	}
-	id, err := b.put(ctx, rec, lineage.RefFor(typ, name))
+	id, err := b.put(ctx, rec, ref)
 	if err != nil {
 		return id, fmt.Errorf("record output %s: %w", rel, err)
 	}

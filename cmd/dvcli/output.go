@@ -8,6 +8,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/dv-ml/dv/lineage"
 )
 
 // printJSON writes v as indented JSON.
@@ -50,19 +52,8 @@ func (e *env) bar(label string, total int64) (func(int64), func()) {
 	return func(n int64) { _ = b.Add64(n) }, func() { _ = b.Finish() }
 }
 
-// humanBytes formats a byte count.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes formats a byte count as the lineage formats do.
+func humanBytes(n int64) string { return lineage.HumanBytes(n) }
 
 // pathExists reports whether a command-line argument names an existing
 // file, directory or pointer file.

@@ -38,31 +38,9 @@ func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) fu
 			prev.Desc == p.Desc && fmt.Sprint(prev.Meta) == fmt.Sprint(p.Meta) {
 			return nil, nil // nothing new to record
 		}
-		typ := lineage.TypeDataset
-		switch p.Kind {
-		case "labels":
-			typ = lineage.TypeLabels
-		case "model":
-			typ = lineage.TypeModel
-		}
-		rec := &lineage.Record{Type: typ, Path: rel, Name: p.Name, Kind: p.Kind, Data: p.OID,
-			Size: p.Size, Files: p.Files, Desc: p.Desc, Meta: p.Meta, LabelsFor: labelsFor}
-		if typ == lineage.TypeModel {
-			// A model version holds its data, as a registry does; datasets
-			// are held by the pointer files in git, so gc can drop old ones.
-			rec.Objects = []objects.ID{p.OID}
-		}
-		if !labelsFor.IsZero() {
-			rec.Parents = []objects.ID{labelsFor}
-		}
-		if prev != nil && !prev.Record.IsZero() {
-			rec.Previous = prev.Record
-		}
-		name := p.Name
-		if name == "" {
-			name = rel
-		}
-		id, commit, err := rc.Prepare(ctx, w, rec, lineage.RefFor(typ, name))
+		rec, ref := lineage.Version(rel, p, prev, labelsFor)
+		rec.LabelsFor = labelsFor
+		id, commit, err := rc.Prepare(ctx, w, rec, ref)
 		if err != nil {
 			return nil, err
 		}

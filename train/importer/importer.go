@@ -216,26 +216,8 @@ func annotator(rc *lineage.Recorder, rel string, res *Result, fetchedAt time.Tim
 		if err != nil {
 			return nil, err
 		}
-		typ := lineage.TypeDataset
-		switch p.Kind {
-		case "labels":
-			typ = lineage.TypeLabels
-		case "model":
-			typ = lineage.TypeModel
-		}
-		ver := &lineage.Record{Type: typ, Path: rel, Name: p.Name, Kind: p.Kind, Data: p.OID, Size: p.Size,
-			Files: p.Files, Desc: p.Desc, Meta: p.Meta, Parents: []objects.ID{impID}}
-		if typ == lineage.TypeModel {
-			ver.Objects = []objects.ID{p.OID} // model versions hold their data
-		}
-		if prev != nil && !prev.Record.IsZero() {
-			ver.Previous = prev.Record
-		}
-		name := p.Name
-		if name == "" {
-			name = rel
-		}
-		verID, c2, err := rc.Prepare(ctx, w, ver, lineage.RefFor(typ, name))
+		ver, ref := lineage.Version(rel, p, prev, impID)
+		verID, c2, err := rc.Prepare(ctx, w, ver, ref)
 		if err != nil {
 			return nil, err
 		}
