@@ -88,7 +88,7 @@ func (s *Store) checkPack(p ID, entries []Entry, bad func(*CorruptError)) (int, 
 		bad(corrupt("pack", p.String(), "%v", err))
 		return 0, nil
 	}
-	if fileName(b) != p.String() {
+	if id, err := PackID(b); err == nil && id != p {
 		bad(corrupt("pack", p.String(), "content does not match its name"))
 	}
 	if _, err := ReadPackEntries(bytesReaderAt(b), int64(len(b))); err != nil {
@@ -138,7 +138,7 @@ func (s *Store) readPack(id ID, bad func(*CorruptError)) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fileName(b) != id.String() {
+	if pid, err := PackID(b); err == nil && pid != id {
 		bad(corrupt("pack", id.String(), "content does not match its name"))
 	}
 	good := entries[:0]

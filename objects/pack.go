@@ -18,7 +18,9 @@ import (
 //	count  uint32 little endian
 //	"DVPKEND1"                       8-byte footer magic
 //
-// A pack is named by the BLAKE3-256 of its whole content.
+// A pack is named by the BLAKE3-256 of its trailer (entries, count and
+// footer): the trailer names every object by its id, so the name commits
+// to the content without hashing the data a second time (see PackID).
 const (
 	packHeader    = "DVPACK1\n"
 	packFooter    = "DVPKEND1"
@@ -97,7 +99,6 @@ func (e Entry) check(dataEnd uint64) error {
 type packWriter struct {
 	f       *os.File
 	bw      *bufio.Writer
-	h       *blake3.Hasher
 	off     uint64
 	entries []Entry
 }
@@ -107,7 +108,7 @@ func newPackWriter(tmpDir string) (*packWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create pack: %w", err)
 	}
-	p := &packWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20), h: blake3.New()}
+	p := &packWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20)}
 	if err := p.write([]byte(packHeader)); err != nil {
 		p.abort()
 		return nil, err
@@ -116,7 +117,6 @@ func newPackWriter(tmpDir string) (*packWriter, error) {
 }
 
 func (p *packWriter) write(b []byte) error {
-	_, _ = p.h.Write(b)
 	if _, err := p.bw.Write(b); err != nil {
 		return fmt.Errorf("write pack %s: %w", p.f.Name(), err)
 	}
@@ -145,12 +145,11 @@ func (p *packWriter) finish(dir string) (ID, error) {
 	}
 	trailer = binary.LittleEndian.AppendUint32(trailer, uint32(len(p.entries)))
 	trailer = append(trailer, packFooter...)
-	var id ID
+	id := ID(blake3.Sum256(trailer))
 	if err := p.write(trailer); err != nil {
 		p.abort()
 		return id, err
 	}
-	p.h.Sum(id[:0])
 	if err := p.bw.Flush(); err != nil {
 		p.abort()
 		return id, fmt.Errorf("write pack: %w", err)
@@ -204,4 +203,19 @@ func ReadPackEntries(r io.ReaderAt, size int64) ([]Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+// PackID returns the name a pack's content should have: the BLAKE3-256 of
+// its trailer. Each object's bytes are checked against its id separately.
+func PackID(pack []byte) (ID, error) {
+	tail := len(packFooter) + 4
+	if len(pack) < len(packHeader)+tail || string(pack[len(pack)-len(packFooter):]) != packFooter {
+		return ID{}, fmt.Errorf("truncated pack (bad footer)")
+	}
+	n := uint64(binary.LittleEndian.Uint32(pack[len(pack)-tail:]))
+	size := n*packEntrySize + uint64(tail)
+	if size > uint64(len(pack)-len(packHeader)) {
+		return ID{}, fmt.Errorf("pack trailer claims %d entries, more than fit", n)
+	}
+	return ID(blake3.Sum256(pack[uint64(len(pack))-size:])), nil
 }

@@ -62,8 +62,8 @@ func TestPackRoundTrip(t *testing.T) {
 	if !bytes.HasPrefix(b, []byte(packHeader)) || !bytes.HasSuffix(b, []byte(packFooter)) {
 		t.Fatal("pack lacks its header or footer")
 	}
-	if fileName(b) != id.String() {
-		t.Fatalf("pack named %s, content hashes to %s", id, fileName(b))
+	if got, err := PackID(b); err != nil || got != id {
+		t.Fatalf("pack named %s, its trailer hashes to %s (%v)", id, got, err)
 	}
 	got, err := ReadPackEntries(bytes.NewReader(b), int64(len(b)))
 	if err != nil {

@@ -3,6 +3,8 @@ package objects
 import (
 	"context"
 	"fmt"
+
+	"github.com/zeebo/blake3"
 )
 
 // PackPath returns the file of the pack id.
@@ -93,12 +95,13 @@ func (b *PackBuilder) Len() int { return len(b.entries) }
 // Finish returns the pack's bytes, its id and its index entries.
 func (b *PackBuilder) Finish() ([]byte, PackIndex) {
 	out := b.buf
+	start := len(out)
 	for _, e := range b.entries {
 		out = encodeEntry(out, e)
 	}
 	out = appendUint32(out, uint32(len(b.entries)))
 	out = append(out, packFooter...)
-	id, _ := ParseID(fileName(out))
+	id := ID(blake3.Sum256(out[start:]))
 	return out, PackIndex{Pack: id, Entries: b.entries}
 }
 

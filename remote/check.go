@@ -67,7 +67,7 @@ func (s *Syncer) Check(ctx context.Context, bad func(*objects.CorruptError)) (Ch
 				return err
 			}
 			s.progress(int64(len(b)))
-			if objects.ID(sum(b)) != p {
+			if id, err := objects.PackID(b); err != nil || id != p {
 				report(&objects.CorruptError{What: "remote pack", Name: p.String(), Reason: "content does not match its name"})
 			}
 			for _, e := range entries {

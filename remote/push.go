@@ -174,7 +174,7 @@ func (s *Syncer) uploadPackFile(ctx context.Context, p objects.PackIndex) error 
 	if err != nil {
 		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)
 	}
-	if objects.ID(sum(b)) != p.Pack {
+	if id, err := objects.PackID(b); err != nil || id != p.Pack {
 		return &objects.CorruptError{What: "pack", Name: p.Pack.String(), Reason: "content does not match its name; run dv fsck"}
 	}
 	if err := s.Remote.Put(ctx, PacksPrefix+p.Pack.String(), bytes.NewReader(b), int64(len(b))); err != nil {

@@ -89,8 +89,11 @@ func problemsError(problems []fsckProblem) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return &objects.CorruptError{What: problems[0].What, Name: problems[0].Name,
-		Reason: fmt.Sprintf("%s (%d problems in all)", problems[0].Reason, len(problems))}
+	reason := problems[0].Reason
+	if len(problems) > 1 {
+		reason = fmt.Sprintf("%s (%d problems in all)", reason, len(problems))
+	}
+	return &objects.CorruptError{What: problems[0].What, Name: problems[0].Name, Reason: reason}
 }
 
 func fsckRemote(ctx context.Context, e *env, r *workspace.Repo, name string, jobs int) error {
