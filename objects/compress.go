@@ -51,20 +51,22 @@ func codecs() (*zstd.Encoder, *zstd.Decoder, error) {
 	return encoder, decoder, codecErr
 }
 
-// compress appends the stored form of data to dst: zstd when it is smaller,
-// otherwise the raw bytes.
+// compress returns the stored form of data: zstd, in dst's space, when it
+// is smaller; otherwise data itself (not copied).
 func compress(dst, data []byte) ([]byte, uint8, error) {
 	enc, _, err := codecs()
 	if err != nil {
 		return nil, 0, err
 	}
-	start := len(dst)
-	out := enc.EncodeAll(data, dst)
-	if len(out)-start < len(data) {
+	out := enc.EncodeAll(data, dst[:0])
+	if len(out) < len(data) {
 		return out, compZstd, nil
 	}
-	return append(out[:start], data...), compRaw, nil
+	return data, compRaw, nil
 }
+
+// compressPool holds output buffers for compress.
+var compressPool = sync.Pool{New: func() any { b := make([]byte, 0, ChunkMax+ChunkMax/8); return &b }}
 
 // decompress returns the raw bytes of a stored object of rawLen bytes.
 func decompress(comp uint8, stored []byte, rawLen int) ([]byte, error) {

@@ -78,11 +78,18 @@ func (w *Writer) PutID(ctx context.Context, id ID, t Type, data []byte) error {
 // putForce stores data even when the store's index has it (GC uses it to
 // move live objects out of packs it deletes).
 func (w *Writer) putForce(ctx context.Context, id ID, t Type, data []byte) error {
-	stored, comp, err := compress(nil, data)
+	bp := compressPool.Get().(*[]byte)
+	stored, comp, err := compress(*bp, data)
 	if err != nil {
+		compressPool.Put(bp)
 		return err
 	}
-	return w.append(id, t, comp, stored, len(data))
+	err = w.append(id, t, comp, stored, len(data)) // copies stored into the pack
+	if comp == compZstd && cap(stored) <= 2*ChunkMax {
+		*bp = stored[:0]
+	}
+	compressPool.Put(bp)
+	return err
 }
 
 // append adds a stored object to the current pack, closing the pack when

@@ -34,6 +34,10 @@ type CheckoutResult struct {
 // scans remove leftovers of a killed checkout.
 const checkoutTempPrefix = ".dv-checkout-"
 
+// writerPool keeps the buffered writers of checkout: a fresh 256 KiB
+// buffer per file was a fifth of checking out 100,000 small files.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+
 // ErrUnsaved means checkout would overwrite data that is not in the store.
 var ErrUnsaved = errors.New("unsaved changes")
 
@@ -309,11 +313,14 @@ func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntr
 		return err
 	}
 	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 256<<10)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(f)
 	n, err := c.r.Store.ReadFile(ctx, e.ID, bw)
 	if err == nil {
 		err = bw.Flush()
 	}
+	bw.Reset(nil)
+	writerPool.Put(bw)
 	if err == nil && n != e.Size {
 		err = &objects.CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("has %d bytes, tree says %d", n, e.Size)}
 	}
