@@ -72,6 +72,7 @@ func withRemote(p testscript.Params) testscript.Params {
 		"s3ls":     cmdS3Ls,
 		"s3flip":   cmdS3Flip,
 		"numcmp":   cmdNumcmp,
+		"objflip":  cmdObjFlip,
 	} {
 		p.Cmds[k] = v
 	}
