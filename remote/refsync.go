@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +17,28 @@ import (
 func (s *Syncer) tracking() *refs.Store { return refs.Open(filepath.Join(s.CacheDir, "refs")) }
 
 func refBlob(id objects.ID) []byte { return []byte(id.String() + "\n") }
+
+// maxRefBlob bounds what is read of a remote ref (64 hex digits and a
+// newline): a hostile remote may serve gigabytes for one, or a folder
+// remote hold a link to /dev/zero.
+const maxRefBlob = 1 << 10
+
+// readRefBlob reads the remote ref name, refusing one larger than a ref.
+func readRefBlob(ctx context.Context, st Store, name string) ([]byte, error) {
+	rc, err := st.Get(ctx, RefsPrefix+name, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxRefBlob+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s%s: %w", RefsPrefix, name, err)
+	}
+	if len(b) > maxRefBlob {
+		return nil, &objects.CorruptError{What: "remote ref", Name: name, Reason: fmt.Sprintf("larger than %d bytes: not a ref", maxRefBlob)}
+	}
+	return b, nil
+}
 
 func parseRefBlob(name string, b []byte) (objects.ID, error) {
 	id, err := objects.ParseID(strings.TrimSpace(string(b)))
@@ -80,7 +103,7 @@ func (s *Syncer) pushRef(ctx context.Context, name string, seen, want objects.ID
 	case err != nil:
 		return false, fmt.Errorf("push ref %s: %w", name, err)
 	default:
-		b, err := ReadAll(ctx, s.Remote, key)
+		b, err := readRefBlob(ctx, s.Remote, name)
 		if err != nil {
 			return false, fmt.Errorf("push ref %s: %w", name, err)
 		}
@@ -120,7 +143,7 @@ func (s *Syncer) RemoteRefs(ctx context.Context) (map[string]objects.ID, error) 
 		if refs.ValidName(name) != nil {
 			continue // not written by dv
 		}
-		b, err := ReadAll(ctx, s.Remote, RefsPrefix+name)
+		b, err := readRefBlob(ctx, s.Remote, name)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}

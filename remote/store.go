@@ -82,16 +82,29 @@ func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
 	return b, nil
 }
 
-// ReadRange fetches exactly length bytes at off.
+// readRangeFirst is the most ReadRange allocates before any byte arrives.
+const readRangeFirst = 16 << 20
+
+// ReadRange fetches exactly length bytes at off. The buffer doubles as the
+// bytes arrive, from at most readRangeFirst: an index may claim a range of
+// hundreds of MiB past the end of a small pack, and that claim must not be
+// allocated before the pack has shown it holds it.
 func ReadRange(ctx context.Context, s Store, name string, off, length int64) ([]byte, error) {
 	rc, err := s.Get(ctx, name, off, length)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b := make([]byte, length)
-	if _, err := io.ReadFull(rc, b); err != nil {
-		return nil, fmt.Errorf("read %s [%d+%d]: %w", name, off, length, err)
+	b := make([]byte, min(length, readRangeFirst))
+	for done := int64(0); ; {
+		if _, err := io.ReadFull(rc, b[done:]); err != nil {
+			return nil, fmt.Errorf("read %s [%d+%d]: %w", name, off, length, err)
+		}
+		if done = int64(len(b)); done == length {
+			return b, nil
+		}
+		nb := make([]byte, min(length, 2*done))
+		copy(nb, b)
+		b = nb
 	}
-	return b, nil
 }

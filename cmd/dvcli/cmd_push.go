@@ -3,6 +3,8 @@ package dvcli
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 
@@ -156,6 +158,14 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 		return total, name, err
 	}
 	if rrefs != nil {
+		// A ref naming data the remote does not hold is not applied: a
+		// local ref never names missing data (dv fsck would call it damage).
+		for _, n := range slices.Sorted(maps.Keys(rrefs)) {
+			if id := rrefs[n]; !r.Store.Has(id) {
+				e.warnf("ref %s on %s names %s, which neither side holds; left as it is", n, name, id.Short())
+				delete(rrefs, n)
+			}
+		}
 		diverged, err := s.ApplyRefs(ctx, localRefs(r), rrefs)
 		if err != nil {
 			return total, name, err

@@ -50,10 +50,21 @@ func syncer(ctx context.Context, r *workspace.Repo, name string, jobs int, creat
 
 func localRefs(r *workspace.Repo) *refs.Store { return refs.Open(filepath.Join(r.Dir, "refs")) }
 
-// redactURL removes any userinfo from a URL before it is printed.
+// redactURL removes any userinfo from a URL before it is printed. A URL
+// that does not parse may hold one all the same (a password with '/' in
+// it hides the user part from url.Parse): then everything from the scheme
+// to the last '@' goes.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		if scheme, rest, ok := strings.Cut(s, "://"); ok {
+			if i := strings.LastIndex(rest, "@"); i >= 0 {
+				return scheme + "://" + rest[i+1:]
+			}
+		}
+		return s
+	}
+	if u.User == nil {
 		return s
 	}
 	u.User = nil

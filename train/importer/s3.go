@@ -29,13 +29,20 @@ type S3Options struct {
 func splitS3(raw string) (bucket, key string, err error) {
 	rest, _ := strings.CutPrefix(raw, "s3://")
 	bucket, key, _ = strings.Cut(rest, "/")
-	if bucket == "" || strings.Contains(bucket, "@") {
+	// A bucket name is letters, digits, '.', '-' and '_' (legacy names):
+	// anything else, such as the ':' of s3://KEY:se/cret@bucket/key (whose
+	// '/' puts the '@' in the key), is a URL carrying credentials.
+	if bucket == "" || strings.IndexFunc(bucket, notBucketRune) >= 0 {
 		return "", "", errors.New("S3 URLs look like s3://bucket/key, without credentials")
 	}
 	if key == "" || strings.HasSuffix(key, "/") {
 		return "", "", fmt.Errorf("s3://%s/%s: name one object; dv import fetches a single file", bucket, key)
 	}
 	return bucket, key, nil
+}
+
+func notBucketRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
 }
 
 // s3Fetcher fetches s3://bucket/key. With an etag it first asks
