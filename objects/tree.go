@@ -44,7 +44,8 @@ func ValidName(name string) error {
 	switch {
 	case name == "" || name == "." || name == "..":
 		return fmt.Errorf("invalid name %q", name)
-	case name == ".git" || name == ".dv":
+	case strings.EqualFold(name, ".git") || strings.EqualFold(name, ".dv"):
+		// In any case: on a case-insensitive filesystem .GIT is .git.
 		return fmt.Errorf("invalid name %q: reserved for git and dv", name)
 	case strings.ContainsAny(name, "/\x00"):
 		return fmt.Errorf("invalid name %q: contains a slash or NUL", name)

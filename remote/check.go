@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -33,6 +34,20 @@ func (s *Syncer) Check(ctx context.Context, bad func(*objects.CorruptError)) (Ch
 		return st, err
 	}
 	st.IndexFiles = len(ridx.Files)
+	// Refs: each must parse and name a record the index holds.
+	if rrefs, err := s.RemoteRefs(ctx); err != nil {
+		var ce *objects.CorruptError
+		if !errors.As(err, &ce) {
+			return st, err
+		}
+		bad(ce)
+	} else {
+		for name, id := range rrefs {
+			if _, ok := ridx.Objects[id]; !ok {
+				bad(&objects.CorruptError{What: "remote ref", Name: name, Reason: fmt.Sprintf("names %s, which the remote lacks", id.Short())})
+			}
+		}
+	}
 	onRemote, err := s.ListPacks(ctx)
 	if err != nil {
 		return st, err

@@ -267,3 +267,26 @@ func TestGCWaitsForPush(t *testing.T) {
 		t.Fatalf("gc during a push: %v, want ErrLocked", err)
 	}
 }
+
+// fsck -r checks refs: one naming an object the remote lacks is reported.
+func TestCheckReportsDanglingRemoteRef(t *testing.T) {
+	ctx := t.Context()
+	rem := mem.New()
+	a := newStore(t)
+	root := addFiles(t, a, 2, 1000, 9)
+	sa := &remote.Syncer{Local: a, Remote: rem, CacheDir: t.TempDir()}
+	if _, err := sa.Push(ctx, []objects.ID{root}); err != nil {
+		t.Fatal(err)
+	}
+	ghost := objects.Hash(objects.TypeRecord, []byte("never pushed"))
+	if _, err := rem.PutIf(ctx, remote.RefsPrefix+"datasets/ghost", []byte(ghost.String()+"\n"), ""); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if _, err := sa.Check(ctx, func(ce *objects.CorruptError) { got = append(got, ce.What+" "+ce.Name) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "remote ref datasets/ghost" {
+		t.Fatalf("check reported %v, want the dangling ref", got)
+	}
+}

@@ -313,6 +313,16 @@ func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntr
 		return err
 	}
 	tmp := f.Name()
+	// A list that does not add up to the tree's size is refused before a
+	// byte is written (it could otherwise fill the disk).
+	if _, size, err := c.r.Store.FileChunks(ctx, e.ID); err != nil || size != e.Size {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		if err == nil {
+			err = &objects.CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("holds %d bytes, tree says %d", size, e.Size)}
+		}
+		return err
+	}
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(f)
 	n, err := c.r.Store.ReadFile(ctx, e.ID, bw)
