@@ -1,6 +1,6 @@
 // Command dvbench measures dv against its performance goals (PERF.md).
 //
-//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P10] [-scale 1.0] [-keep] [-dir DIR]
+//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P9,P10] [-scale 1.0] [-keep] [-dir DIR]
 //
 // It builds dv, generates the workloads in a temporary folder (never in the
 // repository), runs dv and every installed peer tool (cp, find, b3sum,
@@ -9,6 +9,13 @@
 // ratios dv/reference, with the goal's target and PASS or MISS. Peers that
 // are not installed are skipped with a line saying so. The page cache is
 // warm; every timed command starts after a sync, in fresh target folders.
+//
+// P5, P6 and P7 need an S3 server: DV_S3_ENDPOINT (with the AWS_*
+// credentials), or versitygw (DV_VERSITYGW, or $(go env GOPATH)/bin/versitygw)
+// which dvbench then starts on a free loopback port; without either they
+// are skipped with a line saying so. .ci/bench starts one. dv's remote
+// points at a counting proxy in front of the server (s3server.go). P9
+// generates W6 with real dv commands (lineage.go); its size follows -scale.
 package main
 
 import (
@@ -30,7 +37,7 @@ import (
 	"time"
 )
 
-var allGoals = []string{"P1", "P2", "P3", "P4", "P10"}
+var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9", "P10"}
 
 type config struct {
 	runs  int
@@ -52,6 +59,9 @@ type bench struct {
 	w    workloads
 	res  *results
 	log  io.Writer
+	s3   *s3env     // P5–P7: the server and proxy; nil when skipped
+	s3p  s3projects // P5–P7: the projects pushed from
+	w6   w6         // P9: the lineage project
 }
 
 func main() {
@@ -167,18 +177,34 @@ func (b *bench) generate(ctx context.Context) error {
 		b.logf("generated %s in %s", name, fmtSeconds(time.Since(start).Seconds()))
 		return nil
 	}
-	if c.want("P1") {
+	if c.wantS3() {
+		if err := b.startS3(ctx); err != nil {
+			return err
+		}
+	}
+	s3 := b.s3 != nil
+	if c.want("P1") || (s3 && (c.want("P6") || c.want("P7"))) {
 		if err := step("W1", func() error { return genW1(b.root, c.scale, w) }); err != nil {
 			return err
 		}
 	}
-	if c.want("P2") || c.want("P3") || c.want("P10") {
+	if c.want("P2") || c.want("P3") || c.want("P10") || (s3 && (c.want("P5") || c.want("P7"))) {
 		if err := step("W2", func() error { return genW2(ctx, b.root, c.scale, w) }); err != nil {
 			return err
 		}
 	}
 	if c.want("P4") {
 		if err := step("W4", func() error { return genW4(b.root, c.scale, w) }); err != nil {
+			return err
+		}
+	}
+	if s3 {
+		if err := step("the S3 projects", func() error { return b.prepareS3(ctx) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P9") {
+		if err := step("W6", func() error { return b.genW6(ctx) }); err != nil {
 			return err
 		}
 	}
@@ -201,6 +227,12 @@ func (b *bench) describeWorkloads() []string {
 		out = append(out, fmt.Sprintf("W4: CSV v1 %d rows (%s); v2 %d rows edited in 10 runs + %d appended (%s)",
 			w.w4Rows, humanBytes(w.w4Bytes1), w.w4Edited, w.w4Appended, humanBytes(w.w4Bytes2)))
 	}
+	if w.w1Dir != "" && b.s3 != nil {
+		out = append(out, "W5: dv push and pull of W1 and W2, timed straight to the server against the raw SDK, and again through the counting proxy for dv's request counts")
+	}
+	if b.w6.dir != "" {
+		out = append(out, b.describeW6())
+	}
 	return out
 }
 
@@ -218,6 +250,9 @@ func (b *bench) measure(ctx context.Context) error {
 		{"W1", c.want("P1"), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runW1},
 		{"W2", c.want("P2") || c.want("P3") || c.want("P10"), filepath.Join(b.w.w2Dir, b.w.w2Name), b.runW2},
 		{"W4", c.want("P4"), b.w.w4V1, b.runW4},
+		{"S3 W2", b.s3 != nil && (c.want("P5") || c.want("P7")), filepath.Join(b.w.w2Dir, b.w.w2Name), b.runS3W2},
+		{"S3 W1", b.s3 != nil && (c.want("P6") || c.want("P7")), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runS3W1},
+		{"W6", c.want("P9"), b.w6.dir, b.runW6},
 	} {
 		if !x.on {
 			continue
@@ -317,6 +352,7 @@ func memTotal() string {
 }
 
 func (b *bench) cleanup() {
+	b.s3.close()
 	if b.root == "" {
 		return
 	}

@@ -1,6 +1,11 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // tableRows lists the table's rows: each goal's comparisons (PERF.md) and
 // figures given for information. Rows whose figures were not measured (a
@@ -44,6 +49,10 @@ func tableRows(b *bench) []row {
 		{goal: "P10", what: "dv checkout W2: CPU time (user+sys)", dv: "W2 dv checkout cpu", unit: "s", target: "info"},
 		{goal: "P10", what: "dv checkout W2", dv: "W2 dv checkout", ref: "W2 cp+sync", label: "cp -r + sync", target: "info"},
 	}
+	all = append(all, s3Rows(b)...)
+	all = append(all, lineageRows(b)...)
+	num := func(g string) int { n, _ := strconv.Atoi(strings.TrimPrefix(g, "P")); return n }
+	slices.SortStableFunc(all, func(x, y row) int { return num(x.goal) - num(y.goal) })
 	var rows []row
 	for _, r := range all {
 		if b.cfg.want(r.goal) {
