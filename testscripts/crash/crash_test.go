@@ -1,7 +1,9 @@
 // Package crash is dv's crash harness. It checks the promise of PRODUCT.md
 // ("Bad input and faults"): a dv process killed at any moment during add,
-// gc or checkout loses no committed data, leaves a consistent store that
-// dv fsck passes, and re-running the command finishes the job.
+// gc, checkout, push, pull, run or train loses no committed data, leaves a
+// consistent store (and remote) that dv fsck passes, and re-running the
+// command finishes the job. It also runs several dv processes on one
+// project, and several clones on one remote, at once (TestCrash/concurrency).
 //
 // TestMain builds the dv binary once. For each scenario the harness builds
 // a project, runs the command once without a kill to calibrate (duration
@@ -9,8 +11,8 @@
 // fresh copy of the project and sends SIGKILL either after a random delay
 // within the calibrated duration or right after a randomly chosen change
 // on disk (seen with inotify: a temp pack created, a pack renamed, an
-// index, ref, stat cache or pointer written, a checkout temp file ...),
-// and checks what is left:
+// index, ref, stat cache or pointer written, a checkout temp file, a blob
+// of a folder remote ...), and checks what is left:
 //
 //   - add: dv fsck exits 0; every index decodes and names packs that
 //     exist; every ref and the pointer's record name complete objects; a
@@ -28,21 +30,53 @@
 //   - checkout (from nothing, and switching versions in place): fsck
 //     exits 0; the re-run exits 0, the data is byte for byte right, no
 //     .dv-checkout-* temp file is left, status is clean.
+//   - push (two tracked directories, 16 MiB, to an empty folder remote and
+//     to one already holding some of the objects, so that push repacks;
+//     push-s3: the same to a fresh bucket on versitygw per iteration,
+//     timed kills only): dv fsck -r exits 0 (unindexed packs allowed);
+//     read without dv, every index file decodes and names packs that
+//     exist, and every remote ref reaches only objects the index names;
+//     a fresh clone's dv fetch takes only whole data (its fsck is clean);
+//     the re-run exits 0, a further push finds nothing to do, no lock of
+//     its own is left; dv gc -r --grace 0s runs (a killed push's lock
+//     blocks it, as documented, until it is 30 minutes old: the harness
+//     ages it, or on S3 deletes it as the message says) and leaves no
+//     unindexed pack; a fresh clone pulls both directories byte for byte
+//     and gets the same refs.
+//   - pull (a fresh git clone; event kills on the store's changes, timed
+//     kills mostly in the checkout): dv fsck exits 0, refs name complete
+//     data; the re-run exits 0, the data is byte for byte right, status
+//     and fsck are clean, refs are the pusher's, no checkout temp file is
+//     left (temp packs of the killed fetch wait for gc, which removes them).
+//   - run, train (dv run/train of an sh -c command that reads a tracked
+//     input and writes its outputs, and for train a metrics file, file by
+//     file with small sleeps; dv and the command are killed together, as
+//     their process group): dv fsck exits 0, no ref names a missing or
+//     incomplete record, an output pointer, if written, names the
+//     finished outputs; the re-run exits 0 (executed, or served from the
+//     run cache), the outputs and metrics file are byte for byte an
+//     uninterrupted run's, its refs are there, status and fsck are clean;
+//     after gc --workspace the outputs still check out.
 //
 // Known dv issues that the harness meets are counted and logged, not
-// failed (DV_CRASH_STRICT=1 fails them): a ref lock file left by a kill
-// makes the re-run refuse until it is removed by hand. Temp files of
-// atomic writes left behind are logged as observations.
+// failed (DV_CRASH_STRICT=1 fails them): a folder remote's ref lock
+// (refs/NAME.lock) left by a killed push makes the next push wait until
+// it is a minute old (the harness ages it). Temp files left behind are
+// logged as observations.
 //
 // Environment:
 //
-//	DV_CRASH_ITER=N     add kills (default 8, 2 with -short); gc gets 5N/8, checkout N/2
+//	DV_CRASH_ITER=N     add kills (default 8, 2 with -short); gc gets 5N/8, checkout N/2,
+//	                    push N/2, push-s3 N/2, pull N/2, run and train 3N/8 each;
+//	                    concurrency (N+1)/3 rounds
 //	DV_CRASH_SEED=S     seed for data and kill points (default: time)
-//	DV_CRASH_REPORT=F   write the summary line (and details) to F
+//	DV_CRASH_REPORT=F   write the summary lines (and details) to F
 //	DV_CRASH_KEEP=1     keep the temp directory (failed iterations stay)
 //	DV_CRASH_SWEEP=1    event kills take the on-disk changes in order
 //	                    instead of at random (DV_CRASH_ITER=80: every one)
 //	DV_CRASH_STRICT=1   a known dv issue met is a failure, not a note
+//	DV_S3_ENDPOINT      versitygw (source .ci/s3-server.sh): adds push-s3
+//	DV_REQUIRE_S3=1     without DV_S3_ENDPOINT, push-s3 fails instead of skipping
 //
 // A long run: DV_CRASH_ITER=200 go test -timeout 0 -run TestCrash -v ./testscripts/crash
 package crash
@@ -139,6 +173,10 @@ func moduleRoot() (string, error) {
 type config struct {
 	seed                  uint64
 	addIter, gcIter, coIt int
+	pushIter, s3Iter      int
+	pullIter              int
+	runIter, trainIter    int
+	concRounds            int
 	strict                bool // known issues are failures too
 	sweep                 bool // event kills take the events in order
 }
@@ -164,8 +202,15 @@ func loadConfig(t *testing.T) config {
 	}
 	c.strict = os.Getenv("DV_CRASH_STRICT") != ""
 	c.sweep = os.Getenv("DV_CRASH_SWEEP") != ""
-	c.gcIter = max(1, (c.addIter*5+4)/8)
-	c.coIt = max(1, c.addIter/2)
+	n := c.addIter
+	c.gcIter = max(1, (n*5+4)/8)
+	c.coIt = max(1, n/2)
+	c.pushIter = max(1, n/2)
+	c.s3Iter = max(1, n/2)
+	c.pullIter = max(1, n/2)
+	c.runIter = max(1, (n*3+4)/8)
+	c.trainIter = c.runIter
+	c.concRounds = max(1, (n+1)/3)
 	return c
 }
 
@@ -251,6 +296,9 @@ type dataset struct {
 	addBase     string // git + dv init + data v1, nothing added
 	hist        *history
 	histFailed  bool
+	rem         *remoteBase // the push and pull scenarios' projects
+	remFailed   bool
+	runProj     string // the run and train scenarios' project
 }
 
 // history is a project with two committed versions, data added and
@@ -460,8 +508,10 @@ func TestCrash(t *testing.T) {
 		t.Skip("git is not installed")
 	}
 	cfg := loadConfig(t)
-	t.Logf("crash: seed %d (reproduce with DV_CRASH_SEED=%d); iterations: add %d, gc %d, checkout %d",
-		cfg.seed, cfg.seed, cfg.addIter, cfg.gcIter, cfg.coIt)
+	t.Logf("crash: seed %d (reproduce with DV_CRASH_SEED=%d); iterations: add %d, gc %d, checkout %d, "+
+		"push %d, push-s3 %d, pull %d, run %d, train %d; concurrency rounds %d",
+		cfg.seed, cfg.seed, cfg.addIter, cfg.gcIter, cfg.coIt, cfg.pushIter, cfg.s3Iter, cfg.pullIter,
+		cfg.runIter, cfg.trainIter, cfg.concRounds)
 	start := time.Now()
 	d := newDataset(t, cfg)
 	var all []*tally
@@ -487,6 +537,23 @@ func TestCrash(t *testing.T) {
 	run("add", cfg.addIter, crashAdd)
 	run("gc", cfg.gcIter, crashGC)
 	run("checkout", cfg.coIt, crashCheckout)
+	run("push", cfg.pushIter, crashPush(pushTarget{name: "shelf"}))
+	if ep, err := s3Endpoint(); err != nil {
+		t.Errorf("push-s3: %v", err)
+	} else if ep != "" {
+		c, err := s3Client(context.Background(), ep)
+		if err != nil {
+			t.Fatalf("push-s3: %v", err)
+		}
+		run("push-s3", cfg.s3Iter, crashPush(pushTarget{name: "s3", endpoint: ep, client: c}))
+	} else {
+		t.Logf("push-s3: skipped: DV_S3_ENDPOINT is not set (source .ci/s3-server.sh to run it)")
+	}
+	run("pull", cfg.pullIter, crashPull)
+	run("run", cfg.runIter, crashRun(runStep))
+	run("train", cfg.trainIter, crashRun(trainStep))
+	conc := &concTally{notes: map[string]int{}, known: map[string]int{}}
+	t.Run("concurrency", func(t *testing.T) { concurrency(t, d, cfg.concRounds, conc) })
 
 	var tallies []*tally
 	for _, ta := range all {
@@ -507,12 +574,21 @@ func TestCrash(t *testing.T) {
 	if known > 0 {
 		knownNote = fmt.Sprintf(", %d known issues met (see log)", known)
 	}
+	if len(parts) == 0 {
+		parts = append(parts, "no kills")
+	}
 	summary := fmt.Sprintf("crash: %s, %d failures%s (seed %d, %v)", strings.Join(parts, ", "),
 		failures, knownNote, cfg.seed, time.Since(start).Round(100*time.Millisecond))
 	t.Log(summary)
+	if conc.ran {
+		t.Log(conc.String())
+	}
 	if p := os.Getenv("DV_CRASH_REPORT"); p != "" {
 		var b strings.Builder
 		b.WriteString(summary + "\n")
+		if conc.ran {
+			b.WriteString(conc.String() + "\n")
+		}
 		for _, ta := range tallies {
 			fmt.Fprintf(&b, "%s: %d mid-run, %d after completion, %d failures, %v\n", ta.name, ta.mid,
 				ta.completed, ta.failures, ta.elapsed.Round(time.Millisecond))
@@ -522,6 +598,16 @@ func TestCrash(t *testing.T) {
 			}
 			if len(ta.known) > 0 {
 				fmt.Fprintf(&b, "%s: known issues met: %s\n", ta.name, histogram(ta.known))
+			}
+		}
+		if conc.ran {
+			fmt.Fprintf(&b, "concurrency: %d runs refused with a busy/lock message and retried, %d pushes told of a ref conflict, %v\n",
+				conc.waited, conc.conflicts, conc.elapsed.Round(time.Millisecond))
+			if len(conc.notes) > 0 {
+				fmt.Fprintf(&b, "concurrency: observations: %s\n", histogram(conc.notes))
+			}
+			if len(conc.known) > 0 {
+				fmt.Fprintf(&b, "concurrency: known issues met: %s\n", histogram(conc.known))
 			}
 		}
 		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {

@@ -212,3 +212,80 @@ func makeV3b(g *gen, dir string) {
 		g.write(dir, f, g.csv(g.between(10<<10, 100<<10)), 0o644)
 	}
 }
+
+// makeSmall writes the data set of the remote and run scenarios into dir:
+// about 150 files, 11 MiB (about 9 MiB stored), of the same kinds as v1:
+// CSV, random binaries, multi-chunk files, duplicates, an empty file and
+// directory, an executable and a symlink.
+func makeSmall(g *gen, dir string) {
+	for i := range 40 {
+		g.write(dir, fmt.Sprintf("csv/part-%03d.csv", i), g.csv(g.between(1<<10, 100<<10)), 0o644)
+	}
+	for i := range 90 {
+		g.write(dir, fmt.Sprintf("img/%02d/%04d.bin", i%4, i), g.random(g.between(0, 96<<10)), 0o644)
+	}
+	for i, n := range []int{1536 << 10, 2 << 20, 3 << 20} {
+		data := g.random(n)
+		if i == 1 {
+			data = g.semi(n)
+		}
+		g.write(dir, fmt.Sprintf("big/%02d.bin", i), data, 0o644)
+	}
+	for i, src := range g.pick(g.files(dir, "img"), 8) {
+		b, err := os.ReadFile(filepath.Join(dir, src))
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		g.write(dir, fmt.Sprintf("dup/%02d-%s", i, filepath.Base(src)), b, 0o644)
+	}
+	g.write(dir, "bin/run.sh", []byte("#!/bin/sh\necho training\n"), 0o755)
+	g.write(dir, "empty.txt", nil, 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "emptydir"), 0o755); err != nil {
+		g.t.Fatal(err)
+	}
+	if err := os.Symlink("csv/part-000.csv", filepath.Join(dir, "latest.csv")); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// makeFeat writes a second, smaller tracked directory: about 3 MiB in 24
+// files.
+func makeFeat(g *gen, dir string) {
+	for i := range 24 {
+		if i%3 == 0 {
+			g.write(dir, fmt.Sprintf("f-%02d.csv", i), g.csv(g.between(16<<10, 128<<10)), 0o644)
+			continue
+		}
+		g.write(dir, fmt.Sprintf("f-%02d.bin", i), g.random(g.between(32<<10, 192<<10)), 0o644)
+	}
+}
+
+// makeRaw writes the input of the run and train scenarios: n random
+// parts of 512 KiB.
+func makeRaw(g *gen, dir string, n int) {
+	for i := range n {
+		g.write(dir, fmt.Sprintf("part-%02d.bin", i), g.random(512<<10), 0o644)
+	}
+}
+
+// makeSmallDir writes a small directory for the concurrency tests: 12
+// files, about 600 KiB.
+func makeSmallDir(g *gen, dir string) {
+	for i := range 12 {
+		g.write(dir, fmt.Sprintf("f-%02d.bin", i), g.random(g.between(8<<10, 96<<10)), 0o644)
+	}
+}
+
+// changeSmallDir makes the next version of a makeSmallDir directory: three
+// files rewritten, one deleted, one added. The rewritten and deleted files'
+// data becomes garbage, in packs that still hold live data.
+func changeSmallDir(g *gen, dir string, round int) {
+	files := g.files(dir, ".")
+	for _, f := range g.pick(files, 4)[:3] {
+		g.write(dir, f, g.random(g.between(8<<10, 96<<10)), 0o644)
+	}
+	if len(files) > 6 {
+		g.remove(dir, g.pick(files, 1)[0])
+	}
+	g.write(dir, fmt.Sprintf("r%02d.bin", round), g.random(g.between(8<<10, 96<<10)), 0o644)
+}

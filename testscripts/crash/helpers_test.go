@@ -150,9 +150,22 @@ type outcome struct {
 // are the changes watch describes (nil: none are counted); they are
 // counted while the process runs, and an event plan kills at one of them.
 func runKilled(dir string, plan killPlan, watch *watchSpec, args ...string) outcome {
+	return runKilledGroup(dir, plan, watch, false, args...)
+}
+
+// runKilledGroup is runKilled; with group, dv runs in a process group of
+// its own and the kill takes the whole group: dv and the command it runs
+// (dv run, dv train), as a crash of the machine or a container would. A
+// kill of dv alone leaves that command running on, writing the outputs a
+// re-run is about to write.
+func runKilledGroup(dir string, plan killPlan, watch *watchSpec, group bool, args ...string) outcome {
 	cmd, out, errb := command(dir, dvBin, args...)
 	started := make(chan struct{})
 	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+	if group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		kill = func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
 	var counter eventCounter
 	if watch != nil && (plan.never || plan.event > 0) {
 		var err error
@@ -210,8 +223,17 @@ func spin(d time.Duration) {
 // watchSpec names the directories whose changes are events: files and
 // directories created, deleted, renamed or closed after writing.
 type watchSpec struct {
-	flat []string // each watched alone
-	tree string   // watched with every subdirectory, also once created ("" for none)
+	flat  []string // each watched alone
+	tree  string   // watched with every subdirectory, also once created ("" for none)
+	trees []string // more such trees
+}
+
+// allTrees lists tree and trees.
+func (s watchSpec) allTrees() []string {
+	if s.tree == "" {
+		return s.trees
+	}
+	return append([]string{s.tree}, s.trees...)
 }
 
 // eventCounter counts events until stopped.

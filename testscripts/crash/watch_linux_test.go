@@ -37,8 +37,8 @@ func startWatch(spec watchSpec, onEvent func(n int)) (eventCounter, error) {
 	for _, d := range spec.flat {
 		w.add(d)
 	}
-	if spec.tree != "" {
-		w.addTree(spec.tree)
+	for _, t := range spec.allTrees() {
+		w.addTree(t)
 	}
 	go w.loop(onEvent)
 	return w, nil
@@ -64,8 +64,12 @@ func (w *inotifyCounter) addTree(dir string) {
 }
 
 func (w *inotifyCounter) inTree(p string) bool {
-	t := w.spec.tree
-	return t != "" && (p == t || strings.HasPrefix(p, t+string(filepath.Separator)))
+	for _, t := range w.spec.allTrees() {
+		if p == t || strings.HasPrefix(p, t+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *inotifyCounter) loop(onEvent func(n int)) {

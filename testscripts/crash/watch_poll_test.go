@@ -61,8 +61,8 @@ func fingerprint(spec watchSpec) string {
 		b.WriteString(strings.Join(names, ","))
 		b.WriteByte('|')
 	}
-	if spec.tree != "" {
-		_ = filepath.WalkDir(spec.tree, func(p string, d os.DirEntry, err error) error {
+	for _, t := range spec.allTrees() {
+		_ = filepath.WalkDir(t, func(p string, d os.DirEntry, err error) error {
 			if err == nil {
 				b.WriteString(p)
 				b.WriteByte('/')
