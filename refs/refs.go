@@ -91,11 +91,12 @@ func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new object
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if errors.Is(err, fs.ErrExist) && staleLock(p+".lock") {
+	lockPath := p + ".lock"
+	err := takeLock(lockPath)
+	if errors.Is(err, fs.ErrExist) && staleLock(lockPath) {
 		// Left by a dv that was killed: its process is gone.
-		_ = os.Remove(p + ".lock")
-		lock, err = os.OpenFile(p+".lock", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		_ = os.Remove(lockPath)
+		err = takeLock(lockPath)
 	}
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s: %w (being updated; if no dv is running, remove %s.lock)", name, ErrConflict, p)
@@ -103,20 +104,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new object
 	if err != nil {
 		return err
 	}
-	// The owner's pid and host let a later update tell a crashed owner.
-	if _, err := fmt.Fprintf(lock, "%d %s\n", os.Getpid(), hostname()); err != nil {
-		_ = lock.Close()
-		_ = os.Remove(lock.Name())
-		return err
-	}
-	if _, err := lock.Seek(0, 0); err != nil {
-		_ = lock.Close()
-		_ = os.Remove(lock.Name())
-		return err
-	}
+	release := func() { _ = os.Remove(lockPath) }
 	fail := func(err error) error {
-		_ = lock.Close()
-		_ = os.Remove(lock.Name())
+		release()
 		return err
 	}
 	cur, err := s.Get(name)
@@ -133,27 +123,60 @@ func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new object
 		if errors.Is(err, fs.ErrNotExist) {
 			err = nil
 		}
-		_ = lock.Close()
-		_ = os.Remove(lock.Name())
+		release()
 		return err
 	}
-	if err := lock.Truncate(0); err != nil {
+	// The new value goes in through a temporary file of its own, not the
+	// lock file: killed at any point, the lock still names its owner, so
+	// the next update can tell it is stale (a lock holding the new value
+	// could not be told from a live one, and blocked every later update).
+	if err := objects.WriteFileAtomic(p, []byte(new.String()+"\n"), 0o644); err != nil {
 		return fail(err)
 	}
-	if _, err := lock.WriteString(new.String() + "\n"); err != nil {
-		return fail(err)
-	}
-	if err := lock.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := lock.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(lock.Name(), p); err != nil {
-		_ = os.Remove(lock.Name())
+	release() // the update is done; a lock left here names a finished owner
+	return nil
+}
+
+// takeLock creates the lock file path holding this process's pid and host,
+// so that a later update can tell a crashed owner. The content goes into
+// a temporary file first, which is then hard-linked to path (failing with
+// fs.ErrExist if path exists): the lock is never seen empty, as one created
+// with O_EXCL is until its owner writes it (killed then, it blocked every
+// later update). Where hard links are not supported, it falls back to that.
+func takeLock(path string) error {
+	dir, name := filepath.Split(path)
+	owner := fmt.Sprintf("%d %s\n", os.Getpid(), hostname())
+	tmp, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return objects.SyncDir(filepath.Dir(p))
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o644)
+	if err == nil {
+		_, err = tmp.WriteString(owner)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Link(tmp.Name(), path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(owner)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
 }
 
 func short(id objects.ID) string {
@@ -173,7 +196,9 @@ func (s *Store) List() ([]string, map[string]objects.ID, error) {
 			}
 			return err
 		}
-		if d.IsDir() || strings.HasSuffix(p, ".lock") {
+		// Locks and the temporary files of updates in flight are not refs
+		// (no ref name has a component starting with a dot).
+		if d.IsDir() || strings.HasSuffix(p, ".lock") || strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
 		rel, _ := filepath.Rel(s.dir, p)

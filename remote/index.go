@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -151,9 +152,18 @@ func (s *Syncer) pruneCache(cache string, names []string) {
 		return
 	}
 	for _, e := range ents {
-		if !keep[e.Name()] {
-			_ = os.Remove(filepath.Join(cache, e.Name()))
+		if keep[e.Name()] {
+			continue
 		}
+		if strings.HasPrefix(e.Name(), ".") {
+			// Another dv's atomic write of a cached index, in flight:
+			// removing it failed that dv (pull and gc -r in one project).
+			// Only one left by a killed dv long ago goes.
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < 10*time.Minute {
+				continue
+			}
+		}
+		_ = os.Remove(filepath.Join(cache, e.Name()))
 	}
 }
 

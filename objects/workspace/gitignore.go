@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gofrs/flock"
+
 	"github.com/dv-ml/dv/objects"
 )
 
@@ -19,6 +21,10 @@ func AddIgnore(root, rel string) error {
 	}
 	gi := filepath.Join(root, filepath.FromSlash(dir), ".gitignore")
 	line := "/" + escapeIgnore(name)
+	// Concurrent adds of different paths read, extend and replace the same
+	// .gitignore: without a lock, one's line was lost and git saw that data.
+	unlock := lockIgnores(root)
+	defer unlock()
 	old, err := os.ReadFile(gi)
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -34,6 +40,16 @@ func AddIgnore(root, rel string) error {
 	}
 	b = append(b, line+"\n"...)
 	return objects.WriteFileAtomic(gi, b, 0o644)
+}
+
+// lockIgnores takes the project's lock on .gitignore updates (a file lock:
+// a killed dv releases it). Without a store to hold it, nothing is locked.
+func lockIgnores(root string) func() {
+	fl := flock.New(filepath.Join(root, DirName, "gitignore.lock"))
+	if err := fl.Lock(); err != nil {
+		return func() {}
+	}
+	return func() { _ = fl.Unlock() }
 }
 
 // escapeIgnore quotes the characters gitignore patterns give a meaning.

@@ -57,6 +57,9 @@ func Find(start string) (string, error) {
 	clone := ""
 	for {
 		if fi, err := os.Stat(filepath.Join(dir, DirName)); err == nil && fi.IsDir() {
+			if err := finishInit(dir); err != nil {
+				return "", err
+			}
 			return dir, nil
 		}
 		if fi, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil && fi.Mode().IsRegular() && clone == "" {
@@ -75,6 +78,22 @@ func Find(start string) (string, error) {
 		return "", err
 	}
 	return clone, nil
+}
+
+// finishInit completes the store of a project (dv.yaml beside .dv) that a
+// dv killed while creating it left without its folders (every later
+// command failed to open it until dv init was run by hand) or without its
+// .gitignore (git saw the store).
+func finishInit(root string) error {
+	_, err := os.Stat(filepath.Join(root, DirName, objects.PacksDir))
+	_, gerr := os.Stat(filepath.Join(root, DirName, ".gitignore"))
+	if !errors.Is(err, fs.ErrNotExist) && !errors.Is(gerr, fs.ErrNotExist) {
+		return nil
+	}
+	if fi, err := os.Stat(filepath.Join(root, ConfigFile)); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	return Init(root)
 }
 
 // Open opens the project whose root is root.

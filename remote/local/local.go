@@ -218,6 +218,9 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(remote.Info) er
 			return nil
 		}
 		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted since the directory was read (a lock released, a gc)
+		}
 		if err != nil {
 			return err
 		}
