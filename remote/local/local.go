@@ -4,7 +4,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -277,19 +277,17 @@ func (s *Store) PutIf(ctx context.Context, name string, data []byte, ifMatch str
 }
 
 func lockFile(ctx context.Context, p string) (func(), error) {
-	token := make([]byte, 8)
-	_, _ = rand.Read(token)
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%d %s\n", os.Getpid(), host)
 	for {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		err := createWith(p, owner)
 		if err == nil {
-			_, _ = f.Write(token)
-			f.Close()
 			return func() { _ = os.Remove(p) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
-		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > time.Minute {
+		if staleLock(p, host) {
 			_ = os.Remove(p)
 			continue
 		}
@@ -299,4 +297,40 @@ func lockFile(ctx context.Context, p string) (func(), error) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// createWith creates p holding content, atomically: a temporary file is
+// linked to p, which fails if p exists. A lock therefore always names its
+// owner, even when its writer was killed.
+func createWith(p, content string) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-lock-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(f.Name(), p)
+	}
+	_ = os.Remove(f.Name())
+	return err
+}
+
+// staleLock reports whether the lock at p was left by a dv that is gone:
+// its process no longer runs on this host, or (another host's, which
+// cannot be checked) it is older than a minute.
+func staleLock(p, host string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	b, _ := os.ReadFile(p)
+	var pid int
+	var h string
+	if n, _ := fmt.Sscanf(string(b), "%d %s", &pid, &h); n == 2 && h == host && pid > 0 {
+		return syscall.Kill(pid, 0) == syscall.ESRCH
+	}
+	return time.Since(fi.ModTime()) > time.Minute
 }
