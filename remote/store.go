@@ -90,15 +90,45 @@ const readRangeFirst = 16 << 20
 // hundreds of MiB past the end of a small pack, and that claim must not be
 // allocated before the pack has shown it holds it.
 func ReadRange(ctx context.Context, s Store, name string, off, length int64) ([]byte, error) {
+	var err error
+	b := make([]byte, min(length, readRangeFirst)) // kept across attempts
+	for attempt := range readRangeAttempts {
+		if b, err = readRangeOnce(ctx, s, name, off, length, b); err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, err
+		}
+		// A body cut off (a dropped connection, a proxy timeout): the
+		// request itself succeeded, so the client's retries did not see
+		// it. Read it again, after a short wait.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
+	}
+	return nil, err
+}
+
+// readRangeAttempts is how many times a cut-off range read is tried.
+const readRangeAttempts = 4
+
+// readRangeOnce reads the range into buf (grown as bytes arrive, never
+// beyond length), returning it; on error it returns buf for the next try.
+func readRangeOnce(ctx context.Context, s Store, name string, off, length int64, buf []byte) ([]byte, error) {
 	rc, err := s.Get(ctx, name, off, length)
 	if err != nil {
-		return nil, err
+		return buf, err
 	}
 	defer rc.Close()
-	b := make([]byte, min(length, readRangeFirst))
+	b := buf[:min(int64(len(buf)), length)]
 	for done := int64(0); ; {
 		if _, err := io.ReadFull(rc, b[done:]); err != nil {
-			return nil, fmt.Errorf("read %s [%d+%d]: %w", name, off, length, err)
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return b, fmt.Errorf("read %s [%d+%d]: %w", name, off, length, err)
 		}
 		if done = int64(len(b)); done == length {
 			return b, nil

@@ -550,6 +550,12 @@ type proxy struct {
 	failIf atomic.Pointer[func(*http.Request) bool]
 	// onRequest, when set, sees each request before it is forwarded.
 	onRequest atomic.Pointer[func(*http.Request)]
+	// truncate cuts this many ranged pack GETs off half way through the
+	// body, then drops the connection.
+	truncate atomic.Int64
+	// drop closes the connection of this many requests without an answer
+	// (a connection reset).
+	drop atomic.Int64
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -569,6 +575,26 @@ func newProxy(t *testing.T, target string) *proxy {
 		if f := p.onRequest.Load(); f != nil {
 			(*f)(r)
 		}
+		if p.drop.Add(-1) >= 0 {
+			hijackClose(w)
+			return
+		}
+		if r.Method == http.MethodGet && r.Header.Get("Range") != "" && strings.Contains(r.URL.Path, "/packs/") && p.truncate.Add(-1) >= 0 {
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			body := rec.Body.Bytes()
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body[:len(body)/2])
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			hijackClose(w)
+			return
+		}
 		fail := p.fail.Add(-1) >= 0
 		if f := p.failIf.Load(); f != nil && (*f)(r) {
 			fail = true
@@ -586,6 +612,15 @@ func newProxy(t *testing.T, target string) *proxy {
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	return p
+}
+
+// hijackClose drops the client's connection at once.
+func hijackClose(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}
 }
 
 // reset zeroes the counts and returns those before.
@@ -878,8 +913,16 @@ func TestRemoteFaults(t *testing.T) {
 		t.Fatalf("push through three 503s: %v", r)
 	}
 	s.run("b", "git", "pull", "-q")
-	p.fail.Store(3)
+	// A 503, two connections reset (the client retries these, up to 5
+	// attempts in all), and two pack reads cut off half way (dv reads the
+	// range again): the data arrives whole.
+	p.fail.Store(1)
+	p.drop.Store(2)
+	p.truncate.Store(2)
 	s.dv("b", "pull")
+	if left := p.truncate.Load(); left > 0 {
+		t.Fatalf("%d truncations not used: the pull read no packs through the proxy", left)
+	}
 	sameTree(t, s.path("a/data"), s.path("b/data"))
 
 	// Every pack upload refused: the push fails, after retrying.
