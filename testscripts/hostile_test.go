@@ -314,7 +314,7 @@ func hosObjectCases() []hosCase {
 			h.index(pi)
 			h.pointer("data", "dir", tr.id, 0)
 			// Refused, but as a failed read (exit 1), not an integrity error.
-			return `^dv: fetch packs/` + pi.Pack.String() + `: read packs/` + pi.Pack.String() + ` \[1073741\d+\+268435456\]: EOF\n$`
+			return `^dv: fetch packs/` + pi.Pack.String() + `: read packs/` + pi.Pack.String() + ` \[1073741\d+\+268435456\]: unexpected EOF\n$`
 		}, 1, false},
 		{"index not matching its name", func(h *hosProject) string {
 			pi := h.pack(tree, hosRaw(objects.TypeBlob, good))
