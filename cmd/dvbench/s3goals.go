@@ -250,15 +250,18 @@ func (b *bench) runS3W2(ctx context.Context, run int) error {
 	}
 	defer b.cleanRemote(ctx, prefixes...)
 	if b.cfg.want("P5") {
-		if out, err := b.s3dv(ctx, "W2 dv push", run, false, proj, "push", "-r", remote+"d"); err == nil {
-			b.checkPush("W2 dv push", run, out)
-		}
-		b.cleanRemote(ctx, prefix+"-d/")
 		data := filepath.Join(proj, name)
-		_ = b.s3ref(ctx, "W2 sdk put per file", run, func() error {
-			return sdkPutFiles(ctx, b.s3.direct, b.s3.bucket, prefix+"-sdk/", data, b.s3p.w2Files)
+		inTurn(run, func() {
+			if out, err := b.s3dv(ctx, "W2 dv push", run, false, proj, "push", "-r", remote+"d"); err == nil {
+				b.checkPush("W2 dv push", run, out)
+			}
+			b.cleanRemote(ctx, prefix+"-d/")
+		}, func() {
+			_ = b.s3ref(ctx, "W2 sdk put per file", run, func() error {
+				return sdkPutFiles(ctx, b.s3.direct, b.s3.bucket, prefix+"-sdk/", data, b.s3p.w2Files)
+			})
+			b.cleanRemote(ctx, prefix+"-sdk/")
 		})
-		b.cleanRemote(ctx, prefix+"-sdk/")
 	}
 	out, err := b.s3dv(ctx, "W2 dv push via proxy", run, true, proj, "push", "-r", remote)
 	if err != nil {
@@ -282,6 +285,19 @@ func (b *bench) runS3W2(ctx context.Context, run int) error {
 	}
 	b.noops(ctx, "W2", run, proj, clone, remote)
 	return nil
+}
+
+// inTurn runs a then c, or c then a in odd runs, so that neither side of a
+// pair always goes first (the machine's state after a big transfer, its
+// dirty pages and caches, could favour one).
+func inTurn(run int, a, c func()) {
+	if run%2 == 0 {
+		a()
+		c()
+	} else {
+		c()
+		a()
+	}
 }
 
 // noops times a no-op pull in the clone and a no-op push from proj (P7),
@@ -310,27 +326,37 @@ func (b *bench) runS3W1(ctx context.Context, run int) error {
 	p6 := b.cfg.want("P6")
 	sdkKey, sdkProxyKey := prefix+"-sdk/"+name, prefix+"-sdkp/"+name
 	if p6 {
-		if _, err := b.s3dv(ctx, "W1 dv push", run, false, proj, "push", "-r", remote+"d"); err == nil {
-			b.throughput("W1 dv push", run, size)
+		inTurn(run, func() {
+			if _, err := b.s3dv(ctx, "W1 dv push", run, false, proj, "push", "-r", remote+"d"); err == nil {
+				b.throughput("W1 dv push", run, size)
+			}
+		}, func() {
+			if b.s3ref(ctx, "W1 sdk upload", run, func() error { return sdkUpload(ctx, b.s3.direct, b.s3.bucket, sdkKey, src) }) == nil {
+				b.throughput("W1 sdk upload", run, size)
+			}
+		})
+	}
+	pushed := false
+	inTurn(run, func() {
+		if _, err := b.s3dv(ctx, "W1 dv push via proxy", run, true, proj, "push", "-r", remote); err == nil {
+			pushed = true
+			b.throughput("W1 dv push via proxy", run, size)
 		}
-		if b.s3ref(ctx, "W1 sdk upload", run, func() error { return sdkUpload(ctx, b.s3.direct, b.s3.bucket, sdkKey, src) }) == nil {
-			b.throughput("W1 sdk upload", run, size)
-		}
-		if b.s3ref(ctx, "W1 sdk upload via proxy", run, func() error {
+	}, func() {
+		if p6 && b.s3ref(ctx, "W1 sdk upload via proxy", run, func() error {
 			return sdkUpload(ctx, b.s3.sdk, b.s3.bucket, sdkProxyKey, src)
 		}) == nil {
 			b.throughput("W1 sdk upload via proxy", run, size)
 		}
-	}
-	if _, err := b.s3dv(ctx, "W1 dv push via proxy", run, true, proj, "push", "-r", remote); err != nil {
+	})
+	if !pushed {
 		return nil
 	}
-	b.throughput("W1 dv push via proxy", run, size)
 
-	clone := filepath.Join(b.root, "scratch", "s3clone-w1")
+	clone, cloneD := filepath.Join(b.root, "scratch", "s3clone-w1"), filepath.Join(b.root, "scratch", "s3clone-w1-direct")
 	dl := filepath.Join(b.root, "scratch", "sdk-download")
-	defer b.clean(ctx, clone, dl)
-	pull := func(key, remote string, proxied bool) {
+	defer b.clean(ctx, clone, cloneD, dl)
+	pull := func(key, clone, remote string, proxied bool) {
 		if err := b.clone(ctx, proj, clone, name); err != nil {
 			b.res.fail(key, run, err)
 			return
@@ -362,11 +388,16 @@ func (b *bench) runS3W1(ctx context.Context, run int) error {
 		b.clean(ctx, dst)
 	}
 	if p6 {
-		pull("W1 dv pull", remote+"d", false)
-		download("W1 sdk download", sdkKey, b.s3.direct)
-		download("W1 sdk download via proxy", sdkProxyKey, b.s3.sdk)
+		inTurn(run, func() {
+			pull("W1 dv pull", cloneD, remote+"d", false)
+			b.clean(ctx, cloneD)
+		}, func() { download("W1 sdk download", sdkKey, b.s3.direct) })
 	}
-	pull("W1 dv pull via proxy", remote, true)
+	inTurn(run, func() { pull("W1 dv pull via proxy", clone, remote, true) }, func() {
+		if p6 {
+			download("W1 sdk download via proxy", sdkProxyKey, b.s3.sdk)
+		}
+	})
 	b.noops(ctx, "W1", run, proj, clone, remote)
 	return nil
 }
