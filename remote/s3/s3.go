@@ -35,7 +35,9 @@ const (
 	defaultMaxAttempts = 5
 	// Blobs of multipartThreshold bytes or more go up as a multipart upload
 	// of partSize parts, partConcurrency in flight; smaller ones as one PUT.
-	multipartThreshold = 32 << 20
+	// A pack (closed at 32 MiB, so a little over) is one PUT: at 32 MiB a
+	// push of W2 cost 5 requests per pack instead of 1.
+	multipartThreshold = 64 << 20
 	partSize           = 16 << 20
 	partConcurrency    = 8
 	// failTimeout bounds the abort of a failed multipart upload, which runs
