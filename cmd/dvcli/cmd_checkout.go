@@ -18,16 +18,12 @@ func cmdCheckout(e *env) *cli.Command {
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel workers (default: CPUs)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, err := openRepo()
+			r, rels, err := openWithPaths(cmd)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
 			r.Jobs = cmd.Int("jobs")
-			rels, err := relPaths(r, cmd.Args().Slice())
-			if err != nil {
-				return err
-			}
 			onData, done := e.bar("checkout", 0)
 			r.OnData = onData
 			res, err := r.Checkout(ctx, rels, workspace.CheckoutOptions{Force: cmd.Bool("force")})

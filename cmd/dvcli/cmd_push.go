@@ -46,15 +46,11 @@ func cmdPush(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     syncFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, err := openRepo()
+			r, paths, err := openWithPaths(cmd)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			paths, err := relPaths(r, cmd.Args().Slice())
-			if err != nil {
-				return err
-			}
 			roots, err := scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
 			if err != nil {
 				return err
@@ -192,15 +188,11 @@ func cmdFetch(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     syncFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, err := openRepo()
+			r, paths, err := openWithPaths(cmd)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			paths, err := relPaths(r, cmd.Args().Slice())
-			if err != nil {
-				return err
-			}
 			st, name, err := fetch(ctx, e, cmd, r, paths)
 			if err != nil {
 				return err
@@ -242,15 +234,11 @@ func cmdPull(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     flags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, err := openRepo()
+			r, paths, err := openWithPaths(cmd)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			paths, err := relPaths(r, cmd.Args().Slice())
-			if err != nil {
-				return err
-			}
 			st, name, err := fetch(ctx, e, cmd, r, paths)
 			if err != nil {
 				return err

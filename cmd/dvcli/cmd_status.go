@@ -19,15 +19,11 @@ func cmdStatus(e *env) *cli.Command {
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "also show what remote `NAME` lacks"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, err := openRepo()
+			r, rels, err := openWithPaths(cmd)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rels, err := relPaths(r, cmd.Args().Slice())
-			if err != nil {
-				return err
-			}
 			sts, read, err := r.Status(ctx, rels)
 			if err != nil {
 				return err

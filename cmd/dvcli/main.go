@@ -189,6 +189,21 @@ func openRepo() (*workspace.Repo, error) {
 	return r, nil
 }
 
+// openWithPaths opens the project and converts the command's arguments to
+// work-tree paths; the caller closes the repo.
+func openWithPaths(cmd *cli.Command) (*workspace.Repo, []string, error) {
+	r, err := openRepo()
+	if err != nil {
+		return nil, nil, err
+	}
+	rels, err := relPaths(r, cmd.Args().Slice())
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, rels, nil
+}
+
 // relPaths converts command-line paths to work-tree paths.
 func relPaths(r *workspace.Repo, args []string) ([]string, error) {
 	out := make([]string, 0, len(args))
