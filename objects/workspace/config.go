@@ -45,6 +45,10 @@ func LoadConfig(root string) (*Config, error) {
 		return nil, err
 	}
 	c, err := DecodeConfig(b)
+	var se *SectionError
+	if errors.As(err, &se) {
+		return nil, err // names the file and line already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ConfigFile, err)
 	}
@@ -66,6 +70,9 @@ func DecodeConfig(b []byte) (*Config, error) {
 	}
 	if len(c.doc.Content) != 1 || c.doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errors.New("not a mapping of keys")
+	}
+	if err := checkTopLevel(c.doc.Content[0]); err != nil {
+		return nil, err
 	}
 	var top struct {
 		Version *int      `yaml:"version"`
