@@ -115,8 +115,8 @@ func DecodeConfig(b []byte) (*Config, error) {
 }
 
 // flowNulls spells out the empty nulls inside flow collections
-// ({path_style: }) as "null": the YAML encoder would write them back as ”
-// (a string, no longer null), so a config dv accepts could not be read
+// ({path_style: }) as "null": the YAML encoder would write them back as
+// an empty quoted string (no longer null), so a config dv accepts could not be read
 // again after an edit. Block-style empty values encode back as they were.
 func flowNulls(n *yaml.Node, inFlow bool) {
 	if n.Kind == yaml.ScalarNode && inFlow && n.Tag == "!!null" && n.Value == "" {
