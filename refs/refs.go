@@ -1,5 +1,5 @@
 // Package refs holds dv's mutable names and its view of git. A ref
-// (datasets/NAME, models/NAME/production, ...) points at an object id and
+// (datasets/NAME, aliases/MODEL/production, ...) points at an object id and
 // moves only by compare-and-swap. Git gives the pointer files of any
 // revision, for diffs and for garbage collection. It imports objects and
 // objects/workspace.

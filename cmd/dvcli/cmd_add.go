@@ -12,6 +12,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func goVersion() string { return runtime.Version() }
@@ -69,7 +70,7 @@ func cmdAdd(e *env) *cli.Command {
 			}
 			var labelsFor objects.ID
 			if opts.LabelsFor != "" {
-				if labelsFor, err = resolveVersion(r, opts.LabelsFor); err != nil {
+				if labelsFor, err = registry.ResolveID(ctx, r, localRefs(r), opts.LabelsFor); err != nil {
 					return fmt.Errorf("--labels-for: %w", err)
 				}
 			}
