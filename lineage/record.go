@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 	TypeRun     = "run"     // a command run with pinned inputs
 	TypeModel   = "model"   // a version of a model
 	TypeMetrics = "metrics" // metrics observed for a model version
+	TypeDrift   = "drift"   // a drift check of current data against a reference
 )
 
 // Person is who wrote a record (from git config).
@@ -107,6 +109,80 @@ type Record struct {
 	// Models and metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	Run     objects.ID         `json:"run,omitzero"`
+
+	// Drift checks: the data compared (each also a parent when it has a
+	// record), the model version whose training data was the reference,
+	// and the outcome.
+	Reference *IO        `json:"reference,omitempty"`
+	Current   *IO        `json:"current,omitempty"`
+	Model     objects.ID `json:"model,omitzero"`
+	Drift     *Drift     `json:"drift,omitempty"`
+}
+
+// Drift is the outcome of a drift check.
+type Drift struct {
+	Detected    bool          `json:"detected"` // the dataset drifted: Drifted ≥ Share × Checked
+	Drifted     int           `json:"drifted"`
+	Checked     int           `json:"checked"`
+	Share       float64       `json:"dataset_share"`
+	Approximate bool          `json:"approximate,omitempty"` // some column past the memory budget
+	Columns     []DriftColumn `json:"columns"`
+}
+
+// DriftColumn is one column's test. Score is what was compared with
+// Threshold: the p-value of a test (ks, chisquare, ztest; drift when
+// below it), or the statistic of a distance (drift when at or above).
+type DriftColumn struct {
+	Column     string  `json:"column"`
+	Type       string  `json:"type"` // numeric, categorical
+	RefRows    int64   `json:"ref_rows"`
+	CurRows    int64   `json:"cur_rows"`
+	RefMissing int64   `json:"ref_missing,omitempty"`
+	CurMissing int64   `json:"cur_missing,omitempty"`
+	Method     string  `json:"method"`
+	Statistic  Number  `json:"statistic"`
+	PValue     *Number `json:"p_value,omitempty"`
+	Score      Number  `json:"score"`
+	Threshold  float64 `json:"threshold"`
+	Drift      bool    `json:"drift"`
+	ErrorBound float64 `json:"error_bound,omitempty"` // rank error of the sketch, as a share of rows
+}
+
+// Number is a float64 that JSON can hold when it is infinite or NaN
+// (as the strings "Infinity", "-Infinity", "NaN").
+type Number float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Infinity"`), nil
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*n = Number(math.NaN())
+	case `"Infinity"`:
+		*n = Number(math.Inf(1))
+	case `"-Infinity"`:
+		*n = Number(math.Inf(-1))
+	default:
+		var f float64
+		if err := json.Unmarshal(b, &f); err != nil {
+			return err
+		}
+		*n = Number(f)
+	}
+	return nil
 }
 
 // Encode returns the record's canonical JSON (keys in a fixed order, maps
@@ -142,7 +218,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 
 func (r *Record) check() error {
 	switch r.Type {
-	case TypeDataset, TypeLabels, TypeImport, TypeRun, TypeModel, TypeMetrics:
+	case TypeDataset, TypeLabels, TypeImport, TypeRun, TypeModel, TypeMetrics, TypeDrift:
 	default:
 		return fmt.Errorf("record: unknown type %q", r.Type)
 	}
