@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"lineage":           {"objects", "refs", "objects/workspace"},
 	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace", "train/registry"},
 	"train/registry":    {"objects", "refs", "lineage", "objects/workspace"},
+	"train/drift":       {"objects", "refs", "lineage", "objects/workspace"},
 }
 
 func TestImportDirection(t *testing.T) {
