@@ -32,7 +32,7 @@ const (
 	// TypePromotion is a registry decision on a model's alias (promoted,
 	// rejected, forced, rolled back): one link of the model's event chain.
 	TypePromotion = "promotion"
-	TypeDrift   = "drift"   // a drift check of current data against a reference
+	TypeDrift     = "drift" // a drift check of current data against a reference
 )
 
 // Person is who wrote a record (from git config).
