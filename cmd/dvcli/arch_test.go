@@ -16,6 +16,8 @@ var allowed = map[string][]string{
 	"remote":            {"objects", "refs", "objects/workspace"},
 	"lineage":           {"objects", "refs", "objects/workspace"},
 	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace"},
+	"train/alert":       {"objects/workspace"},
+	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train"},
 }
 
 func TestImportDirection(t *testing.T) {
