@@ -17,7 +17,7 @@ var allowed = map[string][]string{
 	"lineage":           {"objects", "refs", "objects/workspace"},
 	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace"},
 	"train/alert":       {"objects/workspace"},
-	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train"},
+	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert"},
 }
 
 func TestImportDirection(t *testing.T) {
