@@ -12,13 +12,18 @@ import (
 func cmdStatus(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "status",
-		Usage:     "show tracked paths that differ from their pointer files",
+		Usage:     "show tracked paths that differ from their pointer files (--stale: models to retrain)",
 		ArgsUsage: "[PATH...]",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when anything differs"},
+			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when anything differs (with --stale: when a model is stale)"},
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "also show what remote `NAME` lacks"},
+			&cli.BoolFlag{Name: "stale", Usage: "list models whose alias holder is stale: newer training data, drift, or production metrics past a threshold"},
+			notifyFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("stale") {
+				return statusStale(ctx, e, cmd)
+			}
 			r, rels, err := openWithPaths(cmd)
 			if err != nil {
 				return err
