@@ -70,23 +70,29 @@ func Stale(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace
 	}
 	rep := &StaleReport{Policy: pol.On, Checked: hs, Stale: []*StaleModel{}}
 	for _, h := range hs {
-		sm := &StaleModel{Holder: *h, Run: h.Record.Run}
-		if pol.Counts(ReasonNewData) {
-			sm.Reasons = append(sm.Reasons, newData(g, ids, h)...)
-		}
-		if pol.Counts(ReasonDrift) {
-			if r := drifted(g, h); r != nil {
-				sm.Reasons = append(sm.Reasons, *r)
-			}
-		}
-		if pol.Counts(ReasonMetrics) {
-			sm.Reasons = append(sm.Reasons, metricBreaches(g, h, ths)...)
-		}
+		sm := &StaleModel{Holder: *h, Run: h.Record.Run, Reasons: check(g, ids, h, pol, ths)}
 		if len(sm.Reasons) > 0 {
 			rep.Stale = append(rep.Stale, sm)
 		}
 	}
 	return rep, nil
+}
+
+// check returns the reasons h is stale that pol counts.
+func check(g *lineage.Graph, ids map[string]objects.ID, h *Holder, pol Policy, ths []Threshold) []Reason {
+	var out []Reason
+	if pol.Counts(ReasonNewData) {
+		out = append(out, newData(g, ids, h)...)
+	}
+	if pol.Counts(ReasonDrift) {
+		if r := drifted(g, h); r != nil {
+			out = append(out, *r)
+		}
+	}
+	if pol.Counts(ReasonMetrics) {
+		out = append(out, metricBreaches(g, h, ths)...)
+	}
+	return out
 }
 
 // newData lists the inputs of h's run whose ref now names newer data.
