@@ -28,6 +28,9 @@ const (
 	TypeRun     = "run"     // a command run with pinned inputs
 	TypeModel   = "model"   // a version of a model
 	TypeMetrics = "metrics" // metrics observed for a model version
+	// TypePromotion is a registry decision on a model's alias (promoted,
+	// rejected, forced, rolled back): one link of the model's event chain.
+	TypePromotion = "promotion"
 )
 
 // Person is who wrote a record (from git config).
@@ -107,6 +110,49 @@ type Record struct {
 	// Models and metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	Run     objects.ID         `json:"run,omitzero"`
+	// Number is a model version's sequence number (1, 2, ...: crop@v3),
+	// its ref's previous version's number plus one.
+	Number int `json:"number,omitempty"`
+
+	// Promotion events (Name is the model, Previous the model's previous
+	// event: the chain).
+	Promotion *Promotion `json:"promotion,omitempty"`
+}
+
+// Promotion is what a registry decision records.
+type Promotion struct {
+	Seq      int    `json:"seq"`              // 1 for a model's first event, then +1
+	Alias    string `json:"alias"`            // the alias decided on
+	Decision string `json:"decision"`         // promoted, rejected, forced, rolled-back
+	Reason   string `json:"reason,omitempty"` // --reason, or why it was rejected
+	// From is the version that held the alias before (zero: none), To the
+	// candidate (promoted or not) or the version rolled back to.
+	From objects.ID `json:"from,omitzero"`
+	To   objects.ID `json:"to,omitzero"`
+	// FromNumber and ToNumber are those versions' numbers (v2, v3).
+	FromNumber int `json:"from_number,omitempty"`
+	ToNumber   int `json:"to_number,omitempty"`
+	// Prior is the alias's event beneath the one that gives To the alias:
+	// what dv rollback returns to (zero: none).
+	Prior objects.ID `json:"prior,omitzero"`
+	// Holders maps each other alias of the model to the event that gave
+	// it its holder (this event gives its own alias when it moved it): the
+	// chain's head says who holds what.
+	Holders map[string]objects.ID `json:"holders,omitempty"`
+	// Checks is the evaluation table.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is one row of a promotion's evaluation table.
+type Check struct {
+	Metric    string   `json:"metric"`
+	Slice     string   `json:"slice,omitempty"` // "" = overall
+	Baseline  *float64 `json:"baseline"`
+	Candidate *float64 `json:"candidate"`
+	Change    *float64 `json:"change"` // candidate - baseline
+	Rule      string   `json:"rule"`
+	Result    string   `json:"result"` // pass, fail, skipped
+	Note      string   `json:"note,omitempty"`
 }
 
 // Encode returns the record's canonical JSON (keys in a fixed order, maps
@@ -142,7 +188,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 
 func (r *Record) check() error {
 	switch r.Type {
-	case TypeDataset, TypeLabels, TypeImport, TypeRun, TypeModel, TypeMetrics:
+	case TypeDataset, TypeLabels, TypeImport, TypeRun, TypeModel, TypeMetrics, TypePromotion:
 	default:
 		return fmt.Errorf("record: unknown type %q", r.Type)
 	}

@@ -72,7 +72,11 @@ func metricsShow(ctx context.Context, e *env, target string) error {
 		e.printf("No models with metrics yet (see dv train).\n")
 	}
 	for _, m := range all {
-		e.printf("%s %s (%s)\n", m.Type, orDash(m.Name), m.ID.Short())
+		name := orDash(m.Name)
+		if m.Number > 0 {
+			name += fmt.Sprintf("@v%d", m.Number)
+		}
+		e.printf("%s %s (%s)\n", m.Type, name, m.ID.Short())
 		if len(m.Metrics) == 0 {
 			e.printf("  no metrics recorded\n")
 		}
