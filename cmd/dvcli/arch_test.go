@@ -18,6 +18,8 @@ var allowed = map[string][]string{
 	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace", "train/registry"},
 	"train/registry":    {"objects", "refs", "lineage", "objects/workspace"},
 	"train/drift":       {"objects", "refs", "lineage", "objects/workspace"},
+	"train/alert":       {"objects/workspace"},
+	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert", "train/registry"},
 }
 
 func TestImportDirection(t *testing.T) {
