@@ -16,6 +16,7 @@ var allowed = map[string][]string{
 	"remote":            {"objects", "refs", "objects/workspace"},
 	"lineage":           {"objects", "refs", "objects/workspace"},
 	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace"},
+	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train"},
 }
 
 func TestImportDirection(t *testing.T) {
