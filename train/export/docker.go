@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
@@ -170,17 +172,26 @@ func (p *plan) writeDocker(ctx context.Context, s *objects.Store, dir string, sv
 	if err := os.WriteFile(filepath.Join(dir, DockerfileName), []byte(p.dockerfile(sv)), 0o644); err != nil {
 		return err
 	}
-	// Times last, folders deepest first: writing into a folder changes its mtime.
-	entries := p.entries()
-	for i := len(entries) - 1; i >= 0; i-- {
-		if err := os.Chtimes(filepath.Join(dir, filepath.FromSlash(entries[i].path)), p.epoch, p.epoch); err != nil {
+	return setTimes(dir, p.epoch)
+}
+
+// setTimes gives every file and folder below dir (and dir) the time t,
+// folders after their contents: writing into a folder changes its mtime.
+func setTimes(dir string, t time.Time) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		paths = append(paths, p)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := os.Chtimes(paths[i], t, t); err != nil {
 			return err
 		}
 	}
-	if err := os.Chtimes(filepath.Join(dir, DockerfileName), p.epoch, p.epoch); err != nil {
-		return err
-	}
-	return os.Chtimes(dir, p.epoch, p.epoch)
+	return nil
 }
 
 func writeFileFromStore(ctx context.Context, s *objects.Store, pf *planFile, name string) error {

@@ -309,7 +309,7 @@ func (p *plan) writeOCI(ctx context.Context, s *objects.Store, dir string) (stri
 	if err := os.WriteFile(filepath.Join(dir, ocispec.ImageIndexFile), ib, 0o644); err != nil {
 		return "", err
 	}
-	return mfdesc.Digest.String(), nil
+	return mfdesc.Digest.String(), setTimes(dir, p.epoch)
 }
 
 // errNoLayout means a folder is not an OCI image layout.

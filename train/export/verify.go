@@ -156,8 +156,15 @@ func VerifyBundle(ctx context.Context, out string, recs RecordLoader) (*VerifyRe
 			case err != nil:
 				return res, err
 			default:
+				metrics := rec.Metrics
+				if len(metrics) == 0 && !rec.Run.IsZero() {
+					// A version without metrics shows its run's (train.MetricsOf).
+					if run, err := recs.Load(ctx, rec.Run); err == nil {
+						metrics = run.Metrics
+					}
+				}
 				res.RecordChecked = true
-				c.againstRecord(m, rec, dataID)
+				c.againstRecord(m, rec, metrics, dataID)
 			}
 		}
 	}
@@ -272,7 +279,7 @@ func sortedNames[V any](m map[string]V) []string {
 }
 
 // againstRecord compares the manifest with the model version's record.
-func (c *contents) againstRecord(m *Manifest, rec *lineage.Record, dataID objects.ID) {
+func (c *contents) againstRecord(m *Manifest, rec *lineage.Record, metrics map[string]float64, dataID objects.ID) {
 	name := rec.Name
 	if name == "" {
 		name = rec.Path
@@ -288,7 +295,21 @@ func (c *contents) againstRecord(m *Manifest, rec *lineage.Record, dataID object
 		c.problem(ManifestName, "model.commit %q, the record says %q", m.Model.Commit, rec.Commit)
 	case m.runID() != rec.Run:
 		c.problem(ManifestName, "lineage.run differs from the record's run %s", rec.Run.Short())
+	case !sameMetrics(m.Metrics, metrics):
+		c.problem(ManifestName, "metrics differ from the record's")
 	}
+}
+
+func sameMetrics(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // runID returns the run id of the manifest's lineage (zero when none).
