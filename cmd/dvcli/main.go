@@ -173,6 +173,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
 			cmdLog(e), cmdLineage(e),
 			cmdRetrain(e),
+			cmdExport(e), cmdVerifyBundle(e),
 		},
 	}
 }
