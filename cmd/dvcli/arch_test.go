@@ -20,7 +20,7 @@ var allowed = map[string][]string{
 	"train/drift":       {"objects", "refs", "lineage", "objects/workspace"},
 	"train/alert":       {"objects/workspace"},
 	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert", "train/registry"},
-	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train"},
+	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train", "train/registry"},
 }
 
 func TestImportDirection(t *testing.T) {
