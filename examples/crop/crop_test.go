@@ -10,7 +10,9 @@ import (
 	"testing"
 )
 
-func small(seasons int) genOptions { return genOptions{Seed: 7, Seasons: seasons, Fields: 600, New: 400} }
+func small(seasons int) genOptions {
+	return genOptions{Seed: 7, Seasons: seasons, Fields: 600, New: 400}
+}
 
 func digestDir(t *testing.T, dir string) map[string][32]byte {
 	t.Helper()
