@@ -171,7 +171,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdInit(e), cmdAdd(e), cmdStatus(e), cmdCheckout(e), cmdDiff(e), cmdLs(e),
 			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
-			cmdLog(e), cmdLineage(e),
+			cmdLog(e), cmdLineage(e), cmdReport(e),
 		},
 	}
 }
