@@ -174,6 +174,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdLog(e), cmdLineage(e),
 			cmdRetrain(e),
 			cmdExport(e), cmdVerifyBundle(e),
+			cmdReport(e),
 		},
 	}
 }
