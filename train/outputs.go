@@ -85,11 +85,14 @@ func (rn *Runner) prepareRun(ctx context.Context, b *batch, o RunOptions, run *l
 	if run.Log, err = putLog(ctx, b.w, logf); err != nil {
 		return fmt.Errorf("run %s: store the log: %w", o.Name, err)
 	}
+	if err := putPackages(ctx, b.w, run, o.packages); err != nil {
+		return fmt.Errorf("run %s: store the package list: %w", o.Name, err)
+	}
 	run.Status, run.Metrics, run.Outputs = StatusSucceeded, res.Metrics, nil
 	for _, a := range outs {
 		run.Outputs = append(run.Outputs, lineage.IO{Path: a.rel, Data: a.p.OID})
 	}
-	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	run.Parents, run.Objects = runLinks(run)
 	var metricsID objects.ID
 	if o.Model != nil && metricsData != nil {
 		// The metrics file is an output too: the run holds it, so that a

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,11 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Versions are added to the recorded environment (dv's own version).
 	Versions map[string]string
+	// Job is recorded on the run when it runs as a compute engine's job
+	// (dv job); it is not part of the cache key.
+	Job *lineage.Job
+
+	packages []byte // the Python package list captured with the environment
 }
 
 // ModelOptions describe the output of a training run.
@@ -173,19 +179,22 @@ func (rn *Runner) execute(ctx context.Context, o RunOptions, inputs []lineage.IO
 	}
 	defer logf.Close()
 
-	envc := make(chan *lineage.Env, 1)
-	go func() { envc <- CaptureEnv(ctx, rn.Repo.Root, o.Versions) }()
+	penv := ParamEnv(o.Params, paramsFile)
+	envc := make(chan RunEnv, 1)
+	go func() { envc <- CaptureRunEnv(ctx, rn.Repo.Root, o.Command, penv, o.Versions) }()
 	res.Start = rn.Rec.Now().UTC()
-	status, err := execute(ctx, rn.Repo.Root, o.Command, ParamEnv(o.Params, paramsFile), o.Stdout, o.Stderr, logf)
+	status, err := execute(ctx, rn.Repo.Root, o.Command, penv, o.Stdout, o.Stderr, logf)
 	res.End = rn.Rec.Now().UTC()
-	env := <-envc
+	renv := <-envc
+	env := renv.Env
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", o.Name, err)
 	}
 	res.ExitCode = status
 	run := &lineage.Record{Type: lineage.TypeRun, Name: o.Name, Command: o.Command, Params: o.Params,
 		Inputs: inputs, ExitCode: status, Start: res.Start, End: res.End, Env: env,
-		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey}
+		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey, Job: o.Job}
+	o.packages = renv.Packages
 	var reason string
 	var metricsData []byte
 	if status == 0 {
@@ -216,8 +225,12 @@ func (rn *Runner) recordFailed(ctx context.Context, o RunOptions, run *lineage.R
 		w.Abort()
 		return fmt.Errorf("run %s: store the log: %w", o.Name, err)
 	}
-	run.Status, run.Outputs, run.Metrics = StatusFailed, nil, nil
-	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	if err := putPackages(ctx, w, run, o.packages); err != nil {
+		w.Abort()
+		return fmt.Errorf("run %s: store the package list: %w", o.Name, err)
+	}
+	run.Status, run.Outputs, run.Metrics, run.Reason = StatusFailed, nil, nil, reason
+	run.Parents, run.Objects = runLinks(run)
 	id, err := b.put(ctx, run, lineage.RefFor(lineage.TypeRun, o.Name))
 	if err != nil {
 		w.Abort()
@@ -258,18 +271,33 @@ func checkProduced(r *workspace.Repo, outs []string, cmd string) string {
 }
 
 // runLinks returns a run's parents (the inputs' version records) and the
-// objects it holds (its log). The inputs' and outputs' data are named in
-// Inputs and Outputs but held by the pointer files in git, as for dataset
-// versions.
-func runLinks(inputs []lineage.IO, log objects.ID) (parents, objs []objects.ID) {
+// objects it holds (its log, and its Python package list). The inputs' and
+// outputs' data are named in Inputs and Outputs but held by the pointer
+// files in git, as for dataset versions.
+func runLinks(run *lineage.Record) (parents, objs []objects.ID) {
 	seen := map[objects.ID]bool{}
-	for _, in := range inputs {
+	for _, in := range run.Inputs {
 		if !in.Record.IsZero() && !seen[in.Record] {
 			seen[in.Record] = true
 			parents = append(parents, in.Record)
 		}
 	}
-	return parents, []objects.ID{log}
+	objs = []objects.ID{run.Log}
+	if run.Env != nil && run.Env.Python != nil && !run.Env.Python.Packages.IsZero() && run.Env.Python.Packages != run.Log {
+		objs = append(objs, run.Env.Python.Packages)
+	}
+	return parents, objs
+}
+
+// putPackages stores the Python package list and names it in the run's
+// environment.
+func putPackages(ctx context.Context, w objects.Putter, run *lineage.Record, list []byte) error {
+	if run.Env == nil || run.Env.Python == nil || list == nil {
+		return nil
+	}
+	id, _, err := objects.PutFile(ctx, w, bytes.NewReader(list), 1)
+	run.Env.Python.Packages = id
+	return err
 }
 
 // batch prepares records in one writer and moves their refs, in order,

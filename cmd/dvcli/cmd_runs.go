@@ -21,10 +21,12 @@ func cmdRuns(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only the runs of step or model `NAME`"},
 			&cli.StringFlag{Name: "log", Usage: "print the stdout and stderr of `RUN` (a run id, or a name for its latest run)"},
+			&cli.StringFlag{Name: "env", Usage: "print the environment of `RUN`; with a second run B, what differs from A to B"},
 		},
+		ArgsUsage: "[--env A [B]]",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() > 0 {
-				return usagef("runs takes no arguments (use --name NAME)")
+			if cmd.Args().Len() > 0 && (cmd.String("env") == "" || cmd.Args().Len() > 1) {
+				return usagef("runs takes no arguments (use --name NAME, or --env A B)")
 			}
 			r, err := openRepo()
 			if err != nil {
@@ -32,6 +34,9 @@ func cmdRuns(e *env) *cli.Command {
 			}
 			defer r.Close()
 			rs := localRefs(r)
+			if a := cmd.String("env"); a != "" {
+				return runsEnv(ctx, e, r, rs, a, cmd.Args().First())
+			}
 			if target := cmd.String("log"); target != "" {
 				id, err := train.Resolve(r, rs, target, "runs/")
 				if err != nil {
