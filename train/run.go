@@ -125,6 +125,32 @@ type Runner struct {
 // identical successful run is recorded (unless Force), and otherwise runs
 // the command, records the run and stores the outputs as new versions.
 func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
+	p, err := rn.Plan(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &RunResult{Name: o.Name, CacheKey: p.CacheKey, NoCache: p.NoCache}
+	if res.CacheKey != "" && !o.Force {
+		hit, err := rn.Restore(ctx, o, res.CacheKey)
+		if err != nil || hit != nil {
+			return hit, err
+		}
+	}
+	return rn.execute(ctx, o, p.Inputs, res)
+}
+
+// Plan is what a run will use, known before it runs: its pinned inputs
+// and its cache key.
+type Plan struct {
+	Inputs   []lineage.IO
+	CacheKey string // "" when the run cache is off
+	NoCache  string // why the run cache is off
+	Code     *CodeState
+}
+
+// Plan checks the options, pins the inputs and computes the cache key,
+// without running anything.
+func (rn *Runner) Plan(ctx context.Context, o RunOptions) (*Plan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -135,7 +161,7 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &RunResult{Name: o.Name}
+	p := &Plan{Inputs: inputs}
 	written := append([]string{}, o.Outs...)
 	if o.Model != nil && o.Model.MetricsFile != "" {
 		written = append(written, o.Model.MetricsFile)
@@ -143,7 +169,7 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	code, err := ReadCodeState(ctx, rn.Repo.Root, o.Command, written)
 	switch {
 	case errors.Is(err, ErrNoCodeState):
-		res.NoCache = err.Error()
+		p.NoCache = err.Error()
 	case err != nil:
 		return nil, err
 	default:
@@ -151,15 +177,9 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		if o.Model != nil {
 			k.Model = o.Model.Name + "\x00" + o.Model.MetricsFile
 		}
-		res.CacheKey = CacheKey(k)
+		p.CacheKey, p.Code = CacheKey(k), code
 	}
-	if res.CacheKey != "" && !o.Force {
-		hit, err := rn.restore(ctx, o, res.CacheKey)
-		if err != nil || hit != nil {
-			return hit, err
-		}
-	}
-	return rn.execute(ctx, o, inputs, res)
+	return p, nil
 }
 
 // execute runs the command and records the run.
