@@ -16,6 +16,7 @@ var allowed = map[string][]string{
 	"remote":            {"objects", "refs", "objects/workspace"},
 	"lineage":           {"objects", "refs", "objects/workspace"},
 	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace"},
+	"train/compute":     {"train", "objects", "refs", "lineage", "remote", "objects/workspace"},
 }
 
 func TestImportDirection(t *testing.T) {
