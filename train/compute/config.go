@@ -84,6 +84,9 @@ func LoadConfig(cfg *workspace.Config) (*Config, error) {
 	}
 	c.node = cfg.Node("compute")
 	for name, t := range c.Targets {
+		if !targetName.MatchString(name) {
+			return nil, workspace.SectionErr(c.valueNode(name), "compute."+name, "target name: use letters, digits, '.', '_' and '-'")
+		}
 		if err := t.check(name, c.valueNode(name)); err != nil {
 			return nil, err
 		}
@@ -149,6 +152,7 @@ func keyNode(n *yaml.Node, key string) *yaml.Node {
 var (
 	digestImage = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$`)
 	slurmTime   = regexp.MustCompile(`^(\d+-)?\d+(:\d{1,2}){0,2}$`)
+	targetName  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
 	dnsLabel    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	sbatchLine  = regexp.MustCompile(`^--?[A-Za-z]`)
 )
