@@ -367,9 +367,9 @@ func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		target, out, want string
 	}{
-		{"nope", "a.tar", "nope: not a run, model"},
-		{"clf@production", "a.tar", "no model clf has alias production"},
-		{"clf@v2", "a.tar", "the model has 1 version(s)"},
+		{"nope", "a.tar", "nope: not a model, dataset"},
+		{"clf@production", "a.tar", "no version holds alias production"},
+		{"clf@v2", "a.tar", "model clf has 1 versions"},
 		{"clf", "exists.tar", "already exists; use --force"},
 		{"clf", "no/such/dir/a.tar", "does not exist"},
 	} {
