@@ -175,12 +175,15 @@ func TestPutFileAtEqualsPutFile(t *testing.T) {
 			t.Fatalf("size %d: reading back: %v (equal %v)", size, err, bytes.Equal(out.Bytes(), data[:size]))
 		}
 	}
-	// A size that does not match the file is an error, not a wrong id.
-	if _, _, err := PutFileAt(ctx, HashOnly{}, f, int64(len(data))+1, 4, nil); err == nil || !strings.Contains(err.Error(), "changed while being read") {
-		t.Fatalf("file shorter than its size: err = %v", err)
-	}
-	if _, _, err := PutFileAt(ctx, HashOnly{}, f, int64(len(data))-1, 4, nil); err == nil || !strings.Contains(err.Error(), "changed while being read") {
-		t.Fatalf("file longer than its size: err = %v", err)
+	// A size that does not match the file is an error, not a wrong id, on
+	// the serial path (jobs 2) and the parallel one.
+	for _, jobs := range []int{2, 4} {
+		if _, _, err := PutFileAt(ctx, HashOnly{}, f, int64(len(data))+1, jobs, nil); err == nil || !strings.Contains(err.Error(), "changed while being read") {
+			t.Fatalf("jobs %d: file shorter than its size: err = %v", jobs, err)
+		}
+		if _, _, err := PutFileAt(ctx, HashOnly{}, f, int64(len(data))-1, jobs, nil); err == nil || !strings.Contains(err.Error(), "changed while being read") {
+			t.Fatalf("jobs %d: file longer than its size: err = %v", jobs, err)
+		}
 	}
 }
 
