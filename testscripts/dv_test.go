@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, withRemote(testscript.Params{
+	testscript.Run(t, withCompute(withRemote(testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
@@ -66,7 +66,7 @@ func TestScripts(t *testing.T) {
 			"cmpdir":    cmdCmpdir,
 			"grab":      cmdGrab,
 		},
-	}))
+	})))
 }
 
 // setup gives each script its own HOME, git identity and default branch,
