@@ -33,7 +33,7 @@ type RunInfo struct {
 	CodeTree string             `json:"code_tree,omitempty"`
 	Env      *lineage.Env       `json:"env,omitempty"`
 	Who      lineage.Person     `json:"who"`
-	Job      *lineage.Job       `json:"job,omitempty"` // where it ran, for a run submitted with --on
+	Job      *lineage.Job       `json:"job,omitempty"`    // where it ran, for a run submitted with --on
 	Reason   string             `json:"reason,omitempty"` // why a failed run failed, when not its exit code
 }
 
