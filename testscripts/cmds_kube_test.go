@@ -163,8 +163,8 @@ func (fk *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 	case "/openapi/v3/apis/batch/v1":
 		op := map[string]any{
 			"x-kubernetes-group-version-kind": map[string]any{"group": "batch", "version": "v1", "kind": "Job"},
-			"parameters": []any{map[string]any{"name": "fieldValidation", "in": "query", "schema": map[string]any{"type": "string"}}},
-			"responses":  map[string]any{"200": map[string]any{"description": "OK"}},
+			"parameters":                      []any{map[string]any{"name": "fieldValidation", "in": "query", "schema": map[string]any{"type": "string"}}},
+			"responses":                       map[string]any{"200": map[string]any{"description": "OK"}},
 		}
 		writeJSON(w, 200, map[string]any{"openapi": "3.0.0", "info": map[string]any{"title": "fake", "version": "v1"},
 			"paths": map[string]any{"/apis/batch/v1/namespaces/{namespace}/jobs/{name}": map[string]any{"patch": op, "post": op}}})
