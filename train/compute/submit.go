@@ -121,6 +121,14 @@ func (c *Client) Run(ctx context.Context, o train.RunOptions, opts Options) (*Re
 		payload = []byte(script)
 	}
 	id, err := c.engine().Submit(ctx, j, payload)
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		// Recorded, so that dv runs shows the attempt and its reason.
+		job := &lineage.Job{Engine: j.Engine, Target: j.Target}
+		now := c.Rec.Now()
+		res, ferr := rn.RecordJobFailure(ctx, o, plan, job, now, now, 1, fmt.Sprintf("--on %s: %v", c.Target, err), nil)
+		return &Result{Run: res}, ferr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--on %s: %w", c.Target, err)
 	}
