@@ -43,6 +43,13 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Versions are added to the recorded environment (dv's own version).
 	Versions map[string]string
+
+	// Parents are more provenance parents of the run record, after its
+	// inputs' versions (dv retrain: the run it repeats, the drift check
+	// that prompted it). Meta is stored on the run record. Neither is part
+	// of the run cache's key.
+	Parents []objects.ID
+	Meta    map[string]string
 	// Job is recorded on the run when it runs as a compute engine's job
 	// (dv job); it is not part of the cache key.
 	Job *lineage.Job
@@ -213,7 +220,7 @@ func (rn *Runner) execute(ctx context.Context, o RunOptions, inputs []lineage.IO
 	res.ExitCode = status
 	run := &lineage.Record{Type: lineage.TypeRun, Name: o.Name, Command: o.Command, Params: o.Params,
 		Inputs: inputs, ExitCode: status, Start: res.Start, End: res.End, Env: env,
-		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey, Job: o.Job}
+		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey, Meta: o.Meta, Job: o.Job}
 	o.packages = renv.Packages
 	var reason string
 	var metricsData []byte
@@ -250,7 +257,7 @@ func (rn *Runner) recordFailed(ctx context.Context, o RunOptions, run *lineage.R
 		return fmt.Errorf("run %s: store the package list: %w", o.Name, err)
 	}
 	run.Status, run.Outputs, run.Metrics, run.Reason = StatusFailed, nil, nil, reason
-	run.Parents, run.Objects = runLinks(run)
+	run.Parents, run.Objects = runLinks(run, o.Parents)
 	id, err := b.put(ctx, run, lineage.RefFor(lineage.TypeRun, o.Name))
 	if err != nil {
 		w.Abort()
@@ -290,16 +297,22 @@ func checkProduced(r *workspace.Repo, outs []string, cmd string) string {
 	return ""
 }
 
-// runLinks returns a run's parents (the inputs' version records) and the
-// objects it holds (its log, and its Python package list). The inputs' and
-// outputs' data are named in Inputs and Outputs but held by the pointer
-// files in git, as for dataset versions.
-func runLinks(run *lineage.Record) (parents, objs []objects.ID) {
+// runLinks returns a run's parents (the inputs' version records, then
+// extra) and the objects it holds (its log, and its Python package list).
+// The inputs' and outputs' data are named in Inputs and Outputs but held by
+// the pointer files in git, as for dataset versions.
+func runLinks(run *lineage.Record, extra []objects.ID) (parents, objs []objects.ID) {
 	seen := map[objects.ID]bool{}
 	for _, in := range run.Inputs {
 		if !in.Record.IsZero() && !seen[in.Record] {
 			seen[in.Record] = true
 			parents = append(parents, in.Record)
+		}
+	}
+	for _, id := range extra {
+		if !id.IsZero() && !seen[id] {
+			seen[id] = true
+			parents = append(parents, id)
 		}
 	}
 	objs = []objects.ID{run.Log}

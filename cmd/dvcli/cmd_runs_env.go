@@ -6,15 +6,17 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // runsEnv prints the environment of run a, or with b what differs
 // between the environments of a and b.
 func runsEnv(ctx context.Context, e *env, r *workspace.Repo, rs *refs.Store, a, b string) error {
-	ida, err := train.Resolve(r, rs, a, "runs/")
+	ida, err := resolveRun(ctx, r, rs, a)
 	if err != nil {
 		return err
 	}
@@ -36,7 +38,7 @@ func runsEnv(ctx context.Context, e *env, r *workspace.Repo, rs *refs.Store, a, 
 		}
 		return nil
 	}
-	idb, err := train.Resolve(r, rs, b, "runs/")
+	idb, err := resolveRun(ctx, r, rs, b)
 	if err != nil {
 		return err
 	}
@@ -63,4 +65,15 @@ func runsEnv(ctx context.Context, e *env, r *workspace.Repo, rs *refs.Store, a, 
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, orDash(c.A), orDash(c.B))
 	}
 	return tw.Flush()
+}
+
+// resolveRun resolves a run: NAME is runs/NAME first (a model of the same
+// name has runs/NAME too), then any name of dv's grammar.
+func resolveRun(ctx context.Context, r *workspace.Repo, rs *refs.Store, name string) (objects.ID, error) {
+	if refs.ValidName("runs/"+name) == nil {
+		if id, err := rs.Get("runs/" + name); err == nil {
+			return id, nil
+		}
+	}
+	return registry.ResolveID(ctx, r, rs, name)
 }
