@@ -25,6 +25,7 @@ func cmdRetrain(e *env) *cli.Command {
 			&cli.StringFlag{Name: "alias", Aliases: []string{"a"}, Usage: "re-run the version holding `ALIAS`"},
 			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "override a recorded parameter `k=v` (repeatable)"},
 			&cli.BoolFlag{Name: "force", Usage: "run even when the run cache holds the result"},
+			&cli.StringFlag{Name: "on", Usage: "run it on compute `TARGET` of dv.yaml (Slurm or Kubernetes), waiting for it"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
@@ -48,6 +49,14 @@ func cmdRetrain(e *env) *cli.Command {
 			rc, err := newRecorder(ctx, r)
 			if err != nil {
 				return err
+			}
+			if target := cmd.String("on"); target != "" {
+				submit, done, err := submitter(ctx, e, r, rc, target)
+				if err != nil {
+					return err
+				}
+				defer done()
+				o.Submit = submit
 			}
 			if !e.quiet {
 				o.Stdout, o.Stderr = e.stdout, e.stderr

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -24,6 +25,8 @@ type Spec struct {
 	Outs      []string          `json:"outs,omitempty"`
 	Params    map[string]string `json:"params,omitempty"`
 	Model     *ModelSpec        `json:"model,omitempty"`
+	Parents   []objects.ID      `json:"parents,omitempty"` // more provenance parents (dv retrain: the old run, the reasons)
+	Meta      map[string]string `json:"meta,omitempty"`    // stored on the run record
 	Commit    string            `json:"commit"`
 	CacheKey  string            `json:"cache_key"`
 	Remote    string            `json:"remote"`               // the remote's name in dv.yaml
@@ -41,7 +44,7 @@ type ModelSpec struct {
 func specOf(target string, t Target, o train.RunOptions, commit, key, remoteName, remoteURL string) *Spec {
 	s := &Spec{Version: SpecVersion, Target: target, Engine: t.Engine, Name: o.Name, Command: o.Command,
 		Deps: o.Deps, Outs: o.Outs, Params: o.Params, Commit: commit, CacheKey: key,
-		Remote: remoteName, RemoteURL: remoteURL}
+		Remote: remoteName, RemoteURL: remoteURL, Parents: o.Parents, Meta: o.Meta}
 	if o.Model != nil {
 		s.Model = &ModelSpec{Name: o.Model.Name, Path: o.Model.Path, MetricsFile: o.Model.MetricsFile}
 	}
@@ -50,7 +53,8 @@ func specOf(target string, t Target, o train.RunOptions, commit, key, remoteName
 
 // RunOptions returns the run the spec describes.
 func (s *Spec) RunOptions() train.RunOptions {
-	o := train.RunOptions{Name: s.Name, Command: s.Command, Deps: s.Deps, Outs: s.Outs, Params: s.Params}
+	o := train.RunOptions{Name: s.Name, Command: s.Command, Deps: s.Deps, Outs: s.Outs, Params: s.Params,
+		Parents: s.Parents, Meta: s.Meta}
 	if s.Model != nil {
 		o.Model = &train.ModelOptions{Name: s.Model.Name, Path: s.Model.Path, MetricsFile: s.Model.MetricsFile}
 	}

@@ -125,7 +125,23 @@ func (w *Worker) applyRefs(ctx context.Context, o train.RunOptions) error {
 			want[n] = id
 		}
 	}
-	_, err := w.Sync.ApplyRefs(ctx, w.Rec.Refs, want)
+	if len(want) == 0 {
+		return nil
+	}
+	// The records themselves (not the data they hold): a new model
+	// version is numbered after the previous one.
+	ridx, err := w.Sync.LoadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]objects.ID, 0, len(want))
+	for _, id := range want {
+		ids = append(ids, id)
+	}
+	if _, err := w.Sync.FetchOne(ctx, ridx, ids); err != nil {
+		return fmt.Errorf("job: fetch the records the run continues: %w", err)
+	}
+	_, err = w.Sync.ApplyRefs(ctx, w.Rec.Refs, want)
 	return err
 }
 
@@ -245,6 +261,12 @@ func (w *Worker) rebase(ctx context.Context) ([]objects.ID, error) {
 			return nil, fmt.Errorf("job: rebase %s: %w", n, err)
 		}
 		rec.Previous = cur
+		if rec.Type == lineage.TypeModel {
+			if rec.Number, err = w.nextNumber(ctx, cur); err != nil {
+				wr.Abort()
+				return nil, fmt.Errorf("job: rebase %s: %w", n, err)
+			}
+		}
 		id, err := lineage.Put(ctx, wr, rec)
 		if err != nil {
 			wr.Abort()
@@ -271,4 +293,21 @@ func (w *Worker) rebase(ctx context.Context) ([]objects.ID, error) {
 		}
 	}
 	return out, nil
+}
+
+// nextNumber is the number of the model version after the remote's
+// record prev.
+func (w *Worker) nextNumber(ctx context.Context, prev objects.ID) (int, error) {
+	ridx, err := w.Sync.LoadIndex(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.Sync.FetchOne(ctx, ridx, []objects.ID{prev}); err != nil {
+		return 0, err
+	}
+	rec, err := lineage.Load(ctx, w.Repo.Store, prev)
+	if err != nil {
+		return 0, err
+	}
+	return rec.Number + 1, nil
 }

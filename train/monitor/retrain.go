@@ -30,6 +30,9 @@ type RetrainOptions struct {
 	Force          bool              // run even when the run cache holds the result
 	Stdout, Stderr io.Writer
 	Versions       map[string]string
+	// Submit, when set, runs the new run instead of the Runner (dv
+	// retrain --on: the run goes to a compute target).
+	Submit func(context.Context, train.RunOptions) (*train.RunResult, error)
 }
 
 // RetrainResult is what dv retrain did: the holder whose run it repeated,
@@ -92,6 +95,10 @@ func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o Ret
 		why = []string{"requested: no reason found (dv status --stale)"}
 	}
 	ro.Meta = map[string]string{MetaRetrainOf: h.Record.Run.String(), MetaRetrainReason: strings.Join(why, "; ")}
+	if o.Submit != nil {
+		res.Run, err = o.Submit(ctx, ro)
+		return res, err
+	}
 	res.Run, err = rn.Run(ctx, ro)
 	return res, err
 }
