@@ -72,7 +72,7 @@ func (s *Store) Get(name string) (objects.ID, error) {
 	}
 	id, err := objects.ParseID(strings.TrimSpace(string(b)))
 	if err != nil {
-		return objects.ID{}, &objects.CorruptError{What: "ref", Name: name, Reason: err.Error()}
+		return objects.ID{}, &objects.CorruptError{What: "ref", Name: name, Reason: err.Error(), Err: err}
 	}
 	return id, nil
 }

@@ -138,7 +138,7 @@ func (s *Syncer) GC(ctx context.Context, roots []objects.ID, grace time.Duration
 		}
 		pis, err := objects.DecodeIndex(b)
 		if err != nil {
-			return st, &objects.CorruptError{What: "remote index", Name: n, Reason: err.Error()}
+			return st, &objects.CorruptError{What: "remote index", Name: n, Reason: err.Error(), Err: err}
 		}
 		for _, pi := range pis {
 			young[pi.Pack] = true

@@ -124,7 +124,7 @@ func (s *Syncer) LoadIndex(ctx context.Context) (*Index, error) {
 	for i, b := range datas {
 		packs, err := objects.DecodeIndex(b)
 		if err != nil {
-			return nil, &objects.CorruptError{What: "remote index", Name: names[i], Reason: err.Error()}
+			return nil, &objects.CorruptError{What: "remote index", Name: names[i], Reason: err.Error(), Err: err}
 		}
 		idx.add(packs)
 	}
