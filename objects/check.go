@@ -97,7 +97,7 @@ func (s *Store) Check(ctx context.Context, bad func(*CorruptError)) (CheckStats,
 // checkPack verifies one pack file and the indexed objects in it. An
 // error is one reading the file (not damage).
 func (s *Store) checkPack(p ID, entries []Entry, bad func(*CorruptError)) (int, error) {
-	b, err := os.ReadFile(s.packPath(p))
+	b, err := ReadFileMax(s.packPath(p), "pack", MaxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		for _, e := range entries {
 			bad(corrupt("object", e.ID.String(), "its pack %s is missing", p.Short()))
@@ -149,7 +149,7 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // entries whose objects verify; bad receives the others (and a content
 // that does not match the pack's name). err means the pack is unusable.
 func (s *Store) readPack(id ID, bad func(*CorruptError)) ([]Entry, error) {
-	b, err := os.ReadFile(s.packPath(id))
+	b, err := ReadFileMax(s.packPath(id), "pack", MaxFileSize)
 	if err != nil {
 		return nil, err
 	}

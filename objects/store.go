@@ -176,7 +176,7 @@ func (s *Store) mergeIndex() error {
 }
 
 func (s *Store) readIndexFile(name string) ([]PackIndex, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, IndexDir, name))
+	b, err := ReadFileMax(filepath.Join(s.dir, IndexDir, name), "index", MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read index %s: %w", name, err)
 	}

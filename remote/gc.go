@@ -132,7 +132,7 @@ func (s *Syncer) GC(ctx context.Context, roots []objects.ID, grace time.Duration
 	}
 	for n := range youngIndex {
 		st.KeptYoung++
-		b, err := ReadAll(ctx, s.Remote, IndexPrefix+n)
+		b, err := ReadAllMax(ctx, s.Remote, IndexPrefix+n, objects.MaxFileSize)
 		if err != nil {
 			return st, err
 		}

@@ -26,8 +26,13 @@ func cmdGC(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted, delete nothing"},
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "collect remote `NAME` instead of the local store"},
 			&cli.DurationFlag{Name: "grace", Value: time.Hour, Usage: "remote: keep packs and index files younger than this (pushes in flight)"},
+			&cli.BoolFlag{Name: "break-lock", Usage: "remote: delete the remote's push and gc locks (left by a dv killed on another host), and collect nothing"},
+			&cli.BoolFlag{Name: "yes", Usage: "confirm --break-lock: no dv is pushing to or collecting the remote"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("break-lock") {
+				return breakLock(ctx, e, cmd.String("remote"), cmd.IsSet("remote"), cmd.Bool("yes"))
+			}
 			all, ws := cmd.Bool("all-commits"), cmd.Bool("workspace")
 			if all == ws {
 				return usagef("gc needs a scope: --all-commits (keeps all history) or --workspace")
@@ -144,5 +149,39 @@ func gcRemote(ctx context.Context, e *env, r *workspace.Repo, cmd *cli.Command, 
 	}
 	e.printf("%s: %s %d objects (%s), %d packs deleted, %d rewritten, %d unindexed; %d objects kept, %d young files kept\n",
 		name, verb, st.Removed, humanBytes(st.RemovedBytes), st.PacksDeleted, st.PacksRewritten, st.UnindexedPacks, st.Live, st.KeptYoung)
+	return nil
+}
+
+// breakLock deletes a remote's lock blobs, once confirmed.
+func breakLock(ctx context.Context, e *env, name string, isSet, yes bool) error {
+	if !isSet {
+		return usagef("--break-lock needs the remote: dv gc -r NAME --break-lock --yes")
+	}
+	if !yes {
+		return usagef("--break-lock deletes the locks that keep a push and a gc apart; if a dv is still pushing to or collecting %s, data can be lost: make sure none is, then add --yes", name)
+	}
+	r, err := openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s, name, err := syncer(ctx, r, name, 8, false)
+	if err != nil {
+		return err
+	}
+	defer s.Remote.Close()
+	locks, err := s.BreakLocks(ctx)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(map[string]any{"remote": name, "locks_removed": locks})
+	}
+	if len(locks) == 0 {
+		e.printf("%s holds no locks\n", name)
+	}
+	for _, l := range locks {
+		e.printf("removed %v from %s\n", l, name)
+	}
 	return nil
 }
