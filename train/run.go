@@ -122,7 +122,7 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckOutputs(rn.Repo, o.Deps, o.Outs); err != nil {
+	if err := CheckOutputs(ctx, rn.Repo, o.Deps, o.Outs); err != nil {
 		return nil, err
 	}
 	inputs, err := CheckInputs(ctx, rn.Repo, o.Deps)

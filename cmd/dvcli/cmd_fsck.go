@@ -175,7 +175,7 @@ func checkRoots(ctx context.Context, r *workspace.Repo, problems *[]fsckProblem)
 			*problems = append(*problems, fsckProblem{"ref", n, err.Error()})
 		}
 	}
-	ptrs, err := r.ReadPointers(nil)
+	ptrs, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

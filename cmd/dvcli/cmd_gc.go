@@ -64,7 +64,7 @@ func cmdGC(e *env) *cli.Command {
 			}
 			if !cmd.Bool("dry-run") {
 				// Temporary files of killed dv runs, beside pointers and in .dv.
-				n, err := r.CleanTemp(workspace.TempAge)
+				n, err := r.CleanTemp(ctx, workspace.TempAge)
 				if err != nil {
 					return err
 				}
@@ -87,7 +87,7 @@ func cmdGC(e *env) *cli.Command {
 // gcRoots collects what gc must keep: work-tree pointers, dv refs and,
 // with all, every pointer in git history.
 func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]objects.ID, error) {
-	ptrs, err := r.ReadPointers(nil)
+	ptrs, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
