@@ -1,8 +1,6 @@
-// Package refs holds dv's mutable names and its view of git. A ref
-// (datasets/NAME, models/NAME/production, ...) points at an object id and
-// moves only by compare-and-swap. Git gives the pointer files of any
-// revision, for diffs and for garbage collection. It imports objects and
-// objects/workspace.
+// Package refs holds dv's mutable names. A ref (datasets/NAME,
+// models/NAME/production, ...) points at an object id and moves only by
+// compare-and-swap. Reading git is refs/git's (package gitrepo).
 package refs
 
 import (

@@ -12,10 +12,11 @@ import (
 var allowed = map[string][]string{
 	"objects":           {},
 	"objects/workspace": {"objects"},
-	"refs":              {"objects", "objects/workspace"},
-	"remote":            {"objects", "refs", "objects/workspace"},
-	"lineage":           {"objects", "refs", "objects/workspace"},
-	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace"},
+	"refs":              {"objects"},
+	"refs/git":          {"objects", "objects/workspace"},
+	"remote":            {"objects", "refs"},
+	"lineage":           {"objects", "refs", "refs/git", "objects/workspace"},
+	"train":             {"objects", "refs", "refs/git", "lineage", "remote", "objects/workspace"},
 }
 
 func TestImportDirection(t *testing.T) {

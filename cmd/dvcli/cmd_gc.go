@@ -11,6 +11,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 func cmdGC(e *env) *cli.Command {
@@ -109,7 +110,7 @@ func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]object
 		return roots, nil
 	}
 	g, err := openGit(r)
-	if errors.Is(err, refs.ErrNoGit) {
+	if errors.Is(err, gitrepo.ErrNoGit) {
 		return nil, errors.New("gc --all-commits: the project is not in a git repository; use --workspace")
 	}
 	if err != nil {
