@@ -42,7 +42,7 @@ type Criterion struct {
 	MinImprovement         *float64  `yaml:"min_improvement"`
 	MinRelativeImprovement *float64  `yaml:"min_relative_improvement"`
 	MaxRegression          *float64  `yaml:"max_regression"`
-	SlicesNode             yaml.Node `yaml:"slices"` // "all" or a list of slice names
+	SlicesNode             yaml.Node `yaml:"slices"`   // "all" or a list of slice names
 	MinRows                *float64  `yaml:"min_rows"` // a whole number`
 
 	// AllSlices and Slices are SlicesNode decoded.
