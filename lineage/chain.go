@@ -19,13 +19,28 @@ type Link struct {
 // the chain names that is absent or damaged is an error naming it and the
 // record that names it.
 func LoadChain(ctx context.Context, s *objects.Store, head objects.ID, stop func(*Record) bool) ([]Link, error) {
+	return NewChainReader(s).Chain(ctx, head, stop)
+}
+
+// ChainReader reads several chains of one store, decoding the store's
+// records at most once.
+type ChainReader struct {
+	s   *objects.Store
+	pre map[objects.ID]loaded
+}
+
+// NewChainReader returns a ChainReader of s.
+func NewChainReader(s *objects.Store) *ChainReader { return &ChainReader{s: s} }
+
+// Chain is LoadChain, sharing the decoded records between calls.
+func (c *ChainReader) Chain(ctx context.Context, head objects.ID, stop func(*Record) bool) ([]Link, error) {
+	s := c.s
 	var out []Link
-	var pre map[objects.ID]loaded
 	by := objects.ID{}
 	for id := head; !id.IsZero(); {
 		var rec *Record
 		var err error
-		if p, ok := pre[id]; ok {
+		if p, ok := c.pre[id]; ok {
 			rec, err = p.rec, p.err
 		} else if _, ok := s.Lookup(id); !ok {
 			err = fmt.Errorf("%w: record %s", objects.ErrNotFound, id)
@@ -42,8 +57,8 @@ func LoadChain(ctx context.Context, s *objects.Store, head objects.ID, stop func
 		if stop != nil && stop(rec) {
 			break
 		}
-		if pre == nil && len(out) == lazyLimit {
-			if pre, err = prefetch(ctx, s); err != nil {
+		if c.pre == nil && len(out) == lazyLimit {
+			if c.pre, err = prefetch(ctx, s); err != nil {
 				return out, err
 			}
 		}
