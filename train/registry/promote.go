@@ -150,6 +150,9 @@ func promote(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, f *Fr
 			d.Reason = FailureText(failed)
 		}
 	}
+	if testHookBeforeRecord != nil {
+		testHookBeforeRecord()
+	}
 	if !o.DryRun {
 		p := lineage.Promotion{Alias: alias, Decision: d.Decision, Reason: d.Reason, To: cand.ID, ToNumber: cand.Number,
 			Checks: d.Checks}
@@ -168,6 +171,10 @@ func promote(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, f *Fr
 	}
 	return d, nil
 }
+
+// testHookBeforeRecord runs between evaluating and recording, in tests
+// (another process deciding meanwhile).
+var testHookBeforeRecord func()
 
 var numberRE = regexp.MustCompile(`^v?([0-9]+)$`)
 
