@@ -66,3 +66,59 @@ func (c *ChainReader) Chain(ctx context.Context, head objects.ID, stop func(*Rec
 	}
 	return out, nil
 }
+
+// VersionNumber is a model version's number in its chain (for Seek).
+func VersionNumber(r *Record) int { return r.Number }
+
+// EventNumber is a promotion event's number in its chain (for Seek).
+func EventNumber(r *Record) int {
+	if r.Promotion == nil {
+		return 0
+	}
+	return r.Promotion.Seq
+}
+
+// skipTarget is the number a record numbered n skips to (0: none).
+func skipTarget(n int) int { return n & (n - 1) }
+
+// Seek returns the newest record of the numbered chain from head for
+// which reached is true, reached being false for the newest records and
+// true from some record on (number <= k, time <= t). It follows Skip links
+// (checked: a skip that does not land on the number due is ignored) and
+// Previous, reading O(log² n) records. A zero id means no record of the
+// chain is reached.
+func Seek(ctx context.Context, s *objects.Store, head objects.ID, num func(*Record) int, reached func(*Record) bool) (objects.ID, *Record, error) {
+	id := head
+	for !id.IsZero() {
+		r, err := loadRecord(ctx, s, id)
+		if err != nil {
+			return id, nil, fmt.Errorf("record %s: %w", id.Short(), err)
+		}
+		if reached(r) {
+			return id, r, nil
+		}
+		next := r.Previous
+		if n := num(r); !r.Skip.IsZero() && n > 0 {
+			sk, err := loadRecord(ctx, s, r.Skip)
+			if err == nil && num(sk) == skipTarget(n) && !reached(sk) {
+				next = r.Skip // everything from r down to sk is not reached
+			}
+		}
+		id = next
+	}
+	return objects.ID{}, nil, nil
+}
+
+// SkipFor returns the Skip of a record numbered n appended to the chain
+// whose head is prev: the record numbered n&(n-1), or zero.
+func SkipFor(ctx context.Context, s *objects.Store, prev objects.ID, n int, num func(*Record) int) (objects.ID, error) {
+	t := skipTarget(n)
+	if t == 0 || prev.IsZero() {
+		return objects.ID{}, nil
+	}
+	id, r, err := Seek(ctx, s, prev, num, func(r *Record) bool { return num(r) <= t })
+	if err != nil || r == nil || num(r) != t {
+		return objects.ID{}, err
+	}
+	return id, nil
+}

@@ -207,21 +207,33 @@ func eventOf(l lineage.Link) Event {
 		ToNumber: p.ToNumber, Checks: p.Checks}
 }
 
-// HolderAt returns who held model's alias at a moment: the last event
-// that moved it at or before then.
+// HolderAt returns who held model's alias at a moment: the holders
+// after the last event at or before then (events are in time order:
+// dv fsck checks it), found in O(log² n) reads.
 func HolderAt(ctx context.Context, s *objects.Store, rs *refs.Store, model, alias string, at time.Time) (Holding, error) {
 	h := Holding{Model: model, Alias: alias}
-	chain, err := eventChain(ctx, lineage.NewChainReader(s), rs, model)
+	head, err := rs.Get(EventsRef(model))
+	if errors.Is(err, refs.ErrNotFound) {
+		return h, nil
+	}
 	if err != nil {
 		return h, err
 	}
-	for _, l := range chain { // newest first
-		p := l.Record.Promotion
-		if l.Record.Time.After(at) || p.Alias != alias || !Moves(p.Decision) {
-			continue
-		}
-		h.Event, h.Version, h.Number = l.ID, p.To, p.ToNumber
+	id, rec, err := lineage.Seek(ctx, s, head, lineage.EventNumber, func(r *lineage.Record) bool { return !r.Time.After(at) })
+	if err != nil || rec == nil {
+		return h, err
+	}
+	if rec.Type != lineage.TypePromotion || rec.Promotion == nil {
+		return h, &objects.CorruptError{What: "event", Name: id.String(), Reason: fmt.Sprintf("a %s record in %s's event chain", rec.Type, model)}
+	}
+	ev := HoldersAfter(id, rec)[alias]
+	if ev.IsZero() {
 		return h, nil
 	}
+	e, err := loadEvent(ctx, s, ev, model)
+	if err != nil {
+		return h, err
+	}
+	h.Event, h.Version, h.Number = ev, e.Promotion.To, e.Promotion.ToNumber
 	return h, nil
 }
