@@ -67,6 +67,9 @@ func (rc *Recorder) Prepare(ctx context.Context, w objects.Putter, r *Record, re
 			if r.Number, err = nextNumber(ctx, rc.Store, cur); err != nil {
 				return objects.ID{}, nil, fmt.Errorf("number a version of %s: %w", ref, err)
 			}
+			if r.Skip, err = SkipFor(ctx, rc.Store, cur, r.Number, VersionNumber); err != nil {
+				return objects.ID{}, nil, fmt.Errorf("number a version of %s: %w", ref, err)
+			}
 		}
 	}
 	id, err := Put(ctx, w, r)

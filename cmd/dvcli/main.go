@@ -19,6 +19,7 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	gitrepo "github.com/dv-ml/dv/refs/git"
 	"github.com/dv-ml/dv/train/compute"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Exit codes (PRODUCT.md).
@@ -27,6 +28,7 @@ const (
 	ExitError       = 1
 	ExitUsage       = 2
 	ExitIntegrity   = 3
+	ExitRejected    = 4
 	ExitInterrupted = 130
 )
 
@@ -117,6 +119,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		return ExitIntegrity
+	case errors.Is(err, registry.ErrRejected):
+		return ExitRejected
 	}
 	return ExitError
 }
@@ -179,6 +183,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdExport(e), cmdVerifyBundle(e),
 			cmdReport(e),
 			cmdJob(e),
+			cmdPromote(e), cmdModels(e), cmdRollback(e),
 		},
 	}
 }
