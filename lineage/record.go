@@ -29,7 +29,10 @@ const (
 	TypeRun     = "run"     // a command run with pinned inputs
 	TypeModel   = "model"   // a version of a model
 	TypeMetrics = "metrics" // metrics observed for a model version
-	TypeDrift   = "drift"   // a drift check of current data against a reference
+	// TypePromotion is a registry decision on a model's alias (promoted,
+	// rejected, forced, rolled back): one link of the model's event chain.
+	TypePromotion = "promotion"
+	TypeDrift     = "drift" // a drift check of current data against a reference
 )
 
 // Person is who wrote a record (from git config).
@@ -109,6 +112,13 @@ type Record struct {
 	// Models and metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	Run     objects.ID         `json:"run,omitzero"`
+	// Number is a model version's sequence number (1, 2, ...: crop@v3),
+	// its ref's previous version's number plus one.
+	Number int `json:"number,omitempty"`
+
+	// Promotion events (Name is the model, Previous the model's previous
+	// event: the chain).
+	Promotion *Promotion `json:"promotion,omitempty"`
 
 	// Drift checks: the data compared (each also a parent when it has a
 	// record), the model version whose training data was the reference,
@@ -117,6 +127,42 @@ type Record struct {
 	Current   *IO        `json:"current,omitempty"`
 	Model     objects.ID `json:"model,omitzero"`
 	Drift     *Drift     `json:"drift,omitempty"`
+}
+
+// Promotion is what a registry decision records.
+type Promotion struct {
+	Seq      int    `json:"seq"`              // 1 for a model's first event, then +1
+	Alias    string `json:"alias"`            // the alias decided on
+	Decision string `json:"decision"`         // promoted, rejected, forced, rolled-back
+	Reason   string `json:"reason,omitempty"` // --reason, or why it was rejected
+	// From is the version that held the alias before (zero: none), To the
+	// candidate (promoted or not) or the version rolled back to.
+	From objects.ID `json:"from,omitzero"`
+	To   objects.ID `json:"to,omitzero"`
+	// FromNumber and ToNumber are those versions' numbers (v2, v3).
+	FromNumber int `json:"from_number,omitempty"`
+	ToNumber   int `json:"to_number,omitempty"`
+	// Prior is the alias's event beneath the one that gives To the alias:
+	// what dv rollback returns to (zero: none).
+	Prior objects.ID `json:"prior,omitzero"`
+	// Holders maps each other alias of the model to the event that gave
+	// it its holder (this event gives its own alias when it moved it): the
+	// chain's head says who holds what.
+	Holders map[string]objects.ID `json:"holders,omitempty"`
+	// Checks is the evaluation table.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is one row of a promotion's evaluation table.
+type Check struct {
+	Metric    string   `json:"metric"`
+	Slice     string   `json:"slice,omitempty"` // "" = overall
+	Baseline  *float64 `json:"baseline"`
+	Candidate *float64 `json:"candidate"`
+	Change    *float64 `json:"change"` // candidate - baseline
+	Rule      string   `json:"rule"`
+	Result    string   `json:"result"` // pass, fail, skipped
+	Note      string   `json:"note,omitempty"`
 }
 
 // Drift is the outcome of a drift check.
@@ -218,7 +264,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 
 func (r *Record) check() error {
 	switch r.Type {
-	case TypeDataset, TypeLabels, TypeImport, TypeRun, TypeModel, TypeMetrics, TypeDrift:
+	case TypeDataset, TypeLabels, TypeImport, TypeRun, TypeModel, TypeMetrics, TypePromotion, TypeDrift:
 	default:
 		return fmt.Errorf("record: unknown type %q", r.Type)
 	}
