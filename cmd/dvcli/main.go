@@ -18,6 +18,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/drift"
 )
 
 // Exit codes (PRODUCT.md).
@@ -26,6 +27,7 @@ const (
 	ExitError       = 1
 	ExitUsage       = 2
 	ExitIntegrity   = 3
+	ExitDrift       = 5
 	ExitInterrupted = 130
 )
 
@@ -114,6 +116,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		return ExitIntegrity
+	case errors.Is(err, drift.ErrDrift):
+		return ExitDrift
 	}
 	return ExitError
 }
@@ -171,7 +175,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdInit(e), cmdAdd(e), cmdStatus(e), cmdCheckout(e), cmdDiff(e), cmdLs(e),
 			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
-			cmdLog(e), cmdLineage(e),
+			cmdLog(e), cmdLineage(e), cmdDrift(e),
 			cmdRetrain(e),
 			cmdExport(e), cmdVerifyBundle(e),
 			cmdReport(e),

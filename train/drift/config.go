@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -121,4 +122,24 @@ func (cfg Config) methodFor(col, method string, threshold float64) (string, floa
 		threshold = *cfg.Threshold
 	}
 	return method, threshold
+}
+
+// ParseBytes parses a size: a number of bytes, or one with a KiB, MiB
+// or GiB suffix.
+func ParseBytes(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (bytes, or with KiB, MiB, GiB)", s)
+	}
+	return n * mult, nil
 }
