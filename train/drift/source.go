@@ -154,7 +154,7 @@ func storeFiles(ctx context.Context, s *objects.Store, name string, id objects.I
 	if l.Type != objects.TypeTree {
 		f := tabularFormat(name)
 		if f == "" {
-			return nil, fmt.Errorf("%s: %w (dv drift reads .csv, .tsv and .parquet files)", name, ErrNotTabular)
+			return nil, fmt.Errorf("%w (dv drift reads .csv, .tsv and .parquet files)", ErrNotTabular)
 		}
 		_, size, err := s.FileChunks(ctx, id)
 		if err != nil {
