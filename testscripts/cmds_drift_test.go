@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -58,6 +59,7 @@ func cmdDriftdata(ts *testscript.TestScript, neg bool, args []string) {
 			City: cities[i], Plan: plans[i], Score: rng.NormFloat64()}
 	}
 	path := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
 	if strings.HasSuffix(path, ".parquet") {
 		f, err := os.Create(path)
 		ts.Check(err)

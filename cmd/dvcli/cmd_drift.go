@@ -142,9 +142,24 @@ func driftSource(ctx context.Context, r *workspace.Repo, arg string, current boo
 			return src, nil
 		}
 	}
-	id, err := registry.ResolveID(ctx, r, localRefs(r), arg)
+	rs := localRefs(r)
+	id, err := registry.ResolveID(ctx, r, rs, arg)
 	if err != nil {
-		return src, err
+		// DATA@ID: a version of tracked data, by its record id.
+		i := strings.LastIndexByte(arg, '@')
+		if i <= 0 {
+			return src, err
+		}
+		data, verr := registry.ResolveID(ctx, r, rs, arg[:i])
+		if verr != nil {
+			return src, err
+		}
+		if id, verr = registry.ResolveID(ctx, r, rs, arg[i+1:]); verr != nil {
+			return src, verr
+		}
+		if err := drift.SameData(ctx, r.Store, data, id); err != nil {
+			return src, fmt.Errorf("%s: %w", arg, err)
+		}
 	}
 	src.Record = id
 	return src, nil
