@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // DefaultMemoryBudget is how much memory the numeric columns of both
@@ -38,7 +39,9 @@ type column struct {
 	sumsq  kahan
 
 	distinct map[float64]int64 // numeric: counts of the first maxTracked values; nil past that
-	cats     map[string]int64  // categorical: counts
+	cats     map[string]int64  // categorical: counts (after finish)
+	catIndex map[string]int    // categorical while reading: value -> index in catCount
+	catCount []int64
 }
 
 func newColumn(name string, numeric bool) *column {
@@ -46,7 +49,7 @@ func newColumn(name string, numeric bool) *column {
 	if numeric {
 		c.distinct = map[float64]int64{}
 	} else {
-		c.cats = map[string]int64{}
+		c.cats, c.catIndex = map[string]int64{}, map[string]int{}
 	}
 	return c
 }
@@ -125,18 +128,21 @@ func (c *column) addFloat(b *budget, x float64) {
 	c.blocks[last] = append(c.blocks[last], x)
 }
 
-// addCategory adds a categorical value.
+// addCategory adds a categorical value; s may alias a reused buffer
+// (it is copied when it is a new category).
 func (c *column) addCategory(b *budget, s string) error {
 	c.rows++
-	if n, ok := c.cats[s]; ok {
-		c.cats[s] = n + 1
+	if i, ok := c.catIndex[s]; ok {
+		c.catCount[i]++
 		return nil
 	}
+	s = strings.Clone(s)
 	b.catUsed += int64(len(s)) + 64
 	if b.catUsed > b.limit {
-		return fmt.Errorf("column %q: too many distinct values (%d) for the memory budget", c.name, len(c.cats))
+		return fmt.Errorf("column %q: too many distinct values (%d) for the memory budget", c.name, len(c.catIndex))
 	}
-	c.cats[s] = 1
+	c.catIndex[s] = len(c.catCount)
+	c.catCount = append(c.catCount, 1)
 	return nil
 }
 
@@ -148,9 +154,15 @@ func (c *column) addMissing() {
 // values is the number of non-missing values.
 func (c *column) values() int64 { return c.rows - c.missing }
 
-// finish sorts the exact values.
+// finish sorts the exact values (and counts the categories).
 func (c *column) finish() {
-	if !c.numeric || c.sketch != nil || c.sorted != nil {
+	if !c.numeric {
+		for k, i := range c.catIndex {
+			c.cats[k] = c.catCount[i]
+		}
+		return
+	}
+	if c.sketch != nil || c.sorted != nil {
 		return
 	}
 	n := 0
@@ -184,7 +196,7 @@ func (c *column) counts() map[string]int64 {
 // there are more than maxTracked.
 func (c *column) distinctCount() int {
 	if !c.numeric {
-		return len(c.cats)
+		return len(c.catIndex)
 	}
 	if c.distinct == nil {
 		return maxTracked + 1

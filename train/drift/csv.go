@@ -15,18 +15,18 @@ import (
 // numeric when every value present in them is a number.
 const inferRows = 1000
 
-// missingValues are the cells read as missing (pandas' default na_values).
-var missingValues = map[string]bool{
-	"": true, "#N/A": true, "#N/A N/A": true, "#NA": true, "-1.#IND": true, "-1.#QNAN": true,
-	"-NaN": true, "-nan": true, "1.#IND": true, "1.#QNAN": true, "<NA>": true, "N/A": true,
-	"NA": true, "NULL": true, "NaN": true, "None": true, "n/a": true, "nan": true, "null": true,
-}
-
+// isMissing reports whether a cell is a missing value: empty, or one of
+// pandas' default na_values.
 func isMissing(b []byte) bool {
 	if len(b) > 8 {
 		return false
 	}
-	return missingValues[string(b)] // no allocation for a map lookup
+	switch string(b) { // a switch on constants: no hashing, no allocation
+	case "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+		"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null":
+		return true
+	}
+	return false
 }
 
 // csvReader splits a CSV stream (RFC 4180: quoted fields with "" for a
@@ -276,7 +276,7 @@ func (t *table) addRow(fields [][]byte, row, line int64) error {
 			continue
 		}
 		if !c.numeric {
-			if err := c.addCategory(t.budget, string(f)); err != nil {
+			if err := c.addCategory(t.budget, bstr(f)); err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			continue

@@ -2,7 +2,9 @@ package drift
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // table is one side of a check (reference or current) being read.
@@ -35,9 +37,6 @@ func (t *table) setHeader(names []string) error {
 	if t.headerSet {
 		if strings.Join(names, "\x00") != strings.Join(t.names, "\x00") {
 			return fmt.Errorf("%s: its columns (%s) differ from the first file's (%s)", t.name, strings.Join(names, ", "), strings.Join(t.names, ", "))
-		}
-		for i, u := range t.used { // same header: same positions
-			t.used[i] = u
 		}
 		return nil
 	}
@@ -110,11 +109,21 @@ func (e *ColumnError) Error() string {
 	return fmt.Sprintf("--columns: no column %q in %s (its columns: %s)", e.Column, e.File, strings.Join(e.Have, ", "))
 }
 
-// finish sorts each column's exact values.
+// finish sorts each column's exact values, columns in parallel.
 func (t *table) finish() {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for _, u := range t.used {
-		if u.col != nil {
-			u.col.finish()
+		if u.col == nil {
+			continue
 		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c *column) {
+			defer wg.Done()
+			c.finish()
+			<-sem
+		}(u.col)
 	}
+	wg.Wait()
 }
