@@ -66,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"cmpdir":     cmdCmpdir,
 			"grab":       cmdGrab,
 			"webhook":    cmdWebhook,
+			"driftdata":  cmdDriftdata,
 			"editobject": cmdEditObject,
 		},
 	}))

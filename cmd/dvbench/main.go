@@ -1,6 +1,6 @@
 // Command dvbench measures dv against its performance goals (PERF.md).
 //
-//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P9,P10,P11] [-scale 1.0] [-keep] [-dir DIR]
+//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P9,P10,P11,P12] [-scale 1.0] [-keep] [-dir DIR]
 //
 // It builds dv, generates the workloads in a temporary folder (never in the
 // repository), runs dv and every installed peer tool (cp, find, b3sum,
@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9", "P10", "P11"}
+var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9", "P10", "P11", "P12"}
 
 type config struct {
 	runs  int
@@ -64,6 +64,7 @@ type bench struct {
 	s3p  s3projects // P5–P7: the projects pushed from
 	w6   w6         // P9: the lineage project
 	w7   w7         // P11: the registry project
+	w12  w12        // P12: the drift CSVs
 }
 
 func main() {
@@ -215,6 +216,11 @@ func (b *bench) generate(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.want("P12") {
+		if err := step("W12", func() error { return b.genW12(ctx) }); err != nil {
+			return err
+		}
+	}
 	syncAll(ctx)
 	b.res.header = append(b.res.header, b.describeWorkloads()...)
 	return ctx.Err()
@@ -243,6 +249,9 @@ func (b *bench) describeWorkloads() []string {
 	if b.w7.dir != "" {
 		out = append(out, b.describeW7())
 	}
+	if b.w12.ref != "" {
+		out = append(out, b.describeW12())
+	}
 	return out
 }
 
@@ -264,6 +273,7 @@ func (b *bench) measure(ctx context.Context) error {
 		{"S3 W1", b.s3 != nil && (c.want("P6") || c.want("P7")), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runS3W1},
 		{"W6", c.want("P9"), b.w6.dir, b.runW6},
 		{"W7", c.want("P11"), b.w7.dir, b.runW7},
+		{"W12", c.want("P12"), b.w12.ref, b.runW12},
 	} {
 		if !x.on {
 			continue
