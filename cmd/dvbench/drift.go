@@ -207,17 +207,17 @@ func (b *bench) runW12(ctx context.Context, run int) error {
 
 // driftRows are the table's rows of P12.
 func driftRows(b *bench) []row {
-	w := fmt.Sprintf("dv drift W7 (%s + %s)", humanBytes(b.w12.refBytes), humanBytes(b.w12.curB))
+	w := fmt.Sprintf("dv drift W12 (%s + %s)", humanBytes(b.w12.refBytes), humanBytes(b.w12.curB))
 	return []row{
 		{goal: "P12", what: w, dv: "W12 dv drift", ref: "W12 pandas", label: "pandas + SciPy", maxRatio: 1.0 / 3, target: "≤ 0.33× (3× faster)"},
-		{goal: "P12", what: "dv drift W7: peak RSS", dv: "W12 dv drift rss", unit: "bytes", worst: true, target: "≤ 256 MiB",
+		{goal: "P12", what: "dv drift W12: peak RSS", dv: "W12 dv drift rss", unit: "bytes", worst: true, target: "≤ 256 MiB",
 			pass: func(v float64) bool { return v <= 256<<20 }},
 		{goal: "P12", what: "peak RSS: dv / pandas + SciPy", dv: "W12 rss %", unit: "%", worst: true, target: "≤ 25 %",
 			pass: func(v float64) bool { return v <= 25 }},
 		{goal: "P12", what: "pandas + SciPy: peak RSS", dv: "W12 pandas rss", unit: "bytes", target: "info"},
-		{goal: "P12", what: "dv drift W7: throughput (MiB/s)", dv: "W12 dv drift MiB/s", unit: "count", target: "info"},
-		{goal: "P12", what: "dv drift W7: CPU time (user+sys)", dv: "W12 dv drift cpu", unit: "s", target: "info"},
+		{goal: "P12", what: "dv drift W12: throughput (MiB/s)", dv: "W12 dv drift MiB/s", unit: "count", target: "info"},
+		{goal: "P12", what: "dv drift W12: CPU time (user+sys)", dv: "W12 dv drift cpu", unit: "s", target: "info"},
 		{goal: "P12", what: "pandas + SciPy: CPU time (user+sys)", dv: "W12 pandas cpu", unit: "s", target: "info"},
-		{goal: "P12", what: "dv drift W7: columns drifted (income)", dv: "W12 dv drifted columns", unit: "count", target: "info"},
+		{goal: "P12", what: "dv drift W12: columns drifted (income)", dv: "W12 dv drifted columns", unit: "count", target: "info"},
 	}
 }
