@@ -3,6 +3,7 @@ package dvcli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/urfave/cli/v3"
 
@@ -67,7 +68,7 @@ func cmdRetrain(e *env) *cli.Command {
 				return e.printJSON(res)
 			}
 			if !e.quiet {
-				e.printf("retrain %s (version %s, run %s)\n", res.Holder.Label(), res.Holder.Version.Short(), res.OldRun.Short())
+				e.printf("retrain %s (version %s, run %s)\n", res.Holder.Label(), res.Holder.Short(), res.OldRun.Short())
 				for _, rs := range res.Reasons {
 					e.printf("  because %s: %s\n", rs.Kind, rs.Detail)
 				}
@@ -75,7 +76,11 @@ func cmdRetrain(e *env) *cli.Command {
 				if res.Run.Model.IsZero() {
 					return nil
 				}
-				e.printf("Candidate: version %s; to decide: dv promote %s %s\n", res.Run.Model.Short(), res.Holder.Model, res.Run.Model.Short())
+				v := res.Run.Model.Short()
+				if res.Number > 0 {
+					v = fmt.Sprintf("v%d", res.Number)
+				}
+				e.printf("Candidate: %s@%s; to decide: dv promote %s %s\n", res.Holder.Model, v, res.Holder.Model, v)
 			}
 			return nil
 		},

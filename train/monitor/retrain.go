@@ -14,6 +14,7 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Meta keys of a run made by dv retrain.
@@ -39,6 +40,7 @@ type RetrainResult struct {
 	OldRun  objects.ID       `json:"old_run"`
 	Reasons []Reason         `json:"reasons"`
 	Run     *train.RunResult `json:"run"`
+	Number  int              `json:"number,omitempty"` // the new model version's number (v4), when known
 }
 
 // ErrNoRun is a model version that no recorded run made.
@@ -50,7 +52,7 @@ var ErrNoRun = errors.New("no recorded run")
 // the old run and the reasons the version is stale (Parents and Meta).
 func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o RetrainOptions) (*RetrainResult, error) {
 	s, rs := rn.Repo.Store, rn.Rec.Refs
-	h, err := retrainHolder(ctx, s, rs, cfg, o)
+	h, err := retrainHolder(ctx, rn.Repo, rs, cfg, o)
 	if err != nil {
 		return nil, err
 	}
@@ -93,22 +95,33 @@ func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o Ret
 	}
 	ro.Meta = map[string]string{MetaRetrainOf: h.Record.Run.String(), MetaRetrainReason: strings.Join(why, "; ")}
 	res.Run, err = rn.Run(ctx, ro)
+	if err == nil && !res.Run.Model.IsZero() {
+		if v, lerr := lineage.Load(ctx, s, res.Run.Model); lerr == nil {
+			res.Number = v.Number
+		}
+	}
 	return res, err
 }
 
 // retrainHolder finds the version to re-run.
-func retrainHolder(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace.Config, o RetrainOptions) (*Holder, error) {
+func retrainHolder(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *workspace.Config, o RetrainOptions) (*Holder, error) {
 	if strings.Contains(o.Model, "@") {
 		return nil, fmt.Errorf("%s: name the model alone and the alias with --alias", o.Model)
 	}
 	if o.Alias != "" {
-		return ResolveModel(ctx, s, rs, o.Model+"@"+o.Alias)
+		return ResolveModel(ctx, r, rs, o.Model+"@"+o.Alias)
 	}
 	alias := DefaultAlias(cfg)
-	if _, err := rs.Get(AliasPrefix + o.Model + "/" + alias); err == nil {
-		return ResolveModel(ctx, s, rs, o.Model+"@"+alias)
+	if hd, err := registry.HolderOf(ctx, r.Store, rs, o.Model, alias); err != nil {
+		return nil, err
+	} else if !hd.Version.IsZero() {
+		return ResolveModel(ctx, r, rs, o.Model+"@"+alias)
 	}
-	return ResolveModel(ctx, s, rs, o.Model)
+	h, err := ResolveModel(ctx, r, rs, o.Model)
+	if err == nil && h.Model != o.Model {
+		return nil, fmt.Errorf("%s: not a model name: %w", o.Model, ErrNotModel)
+	}
+	return h, err
 }
 
 // runOptions repeats the old run: command, params, inputs, outputs.
