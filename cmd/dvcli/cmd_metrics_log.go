@@ -110,7 +110,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 	if err != nil {
 		return err
 	}
-	obs, err := monitor.History(ctx, r.Store, localRefs(r), cfg, model)
+	obs, err := monitor.History(ctx, r, localRefs(r), cfg, model)
 	if err != nil {
 		return err
 	}

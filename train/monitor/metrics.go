@@ -155,19 +155,24 @@ func breaches(values map[string]float64, ths []Threshold) []Breach {
 	return out
 }
 
-// History returns the production metrics recorded for model (every
-// version), newest observation first, with the thresholds of cfg's
-// promotion rules they break.
-func History(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace.Config, model string) ([]*Observation, error) {
+// History returns the production metrics recorded for the model name
+// names, newest observation first, with the thresholds of cfg's promotion
+// rules they break: for every version when name is the model's name, else
+// (MODEL@ALIAS, MODEL@vN, a version's id or path) for that version only.
+func History(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *workspace.Config, name string) ([]*Observation, error) {
 	ths, err := LoadThresholds(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rs.Get(lineage.RefFor(lineage.TypeModel, model)); errors.Is(err, refs.ErrNotFound) {
-		return nil, fmt.Errorf("%s: no model of that name (see dv models): %w", model, ErrNotModel)
-	} else if err != nil {
+	h, err := ResolveModel(ctx, r, rs, name)
+	if err != nil {
 		return nil, err
 	}
+	var only objects.ID
+	if name != h.Model {
+		only = h.Version
+	}
+	s, model := r.Store, h.Model
 	head, err := rs.Get(ObservedRef(model))
 	if errors.Is(err, refs.ErrNotFound) {
 		return []*Observation{}, nil
@@ -187,7 +192,7 @@ func History(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspa
 		if err != nil {
 			return nil, fmt.Errorf("%s: record %s: %w", ObservedRef(model), id.Short(), err)
 		}
-		if ob := observation(id, rec, ths); ob != nil {
+		if ob := observation(id, rec, ths); ob != nil && (only.IsZero() || ob.Version == only) {
 			n, ok := numbers[ob.Version]
 			if !ok {
 				if v, err := lineage.Load(ctx, s, ob.Version); err == nil {
