@@ -23,7 +23,7 @@ type Recorder struct {
 func RefFor(typ, name string) string {
 	prefix := map[string]string{
 		TypeDataset: "datasets", TypeLabels: "labels", TypeModel: "models",
-		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics", TypePromotion: "events",
+		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics", TypePromotion: "events", TypeDrift: "drift",
 	}[typ]
 	return prefix + "/" + refs.SafeRefPart(name)
 }
