@@ -41,23 +41,45 @@ type RetrainResult struct {
 	Reasons []Reason         `json:"reasons"`
 	Run     *train.RunResult `json:"run"`
 	Number  int              `json:"number,omitempty"` // the new model version's number (v4), when known
+
+	// Options repeat the old run (PlanRetrain).
+	Options train.RunOptions `json:"-"`
 }
 
 // ErrNoRun is a model version that no recorded run made.
 var ErrNoRun = errors.New("no recorded run")
 
-// Retrain re-runs the recorded run of the model version o names, with the
-// same command, params (o.Params override) and input paths, whose data
-// must be the newest versions (their refs'); the new run's record names
-// the old run and the reasons the version is stale (Parents and Meta).
+// Retrain re-runs the recorded run of the model version o names (see
+// PlanRetrain) with rn, and numbers the candidate it made.
 func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o RetrainOptions) (*RetrainResult, error) {
-	s, rs := rn.Repo.Store, rn.Rec.Refs
-	h, err := retrainHolder(ctx, rn.Repo, rs, cfg, o)
+	res, err := PlanRetrain(ctx, rn.Repo, rn.Rec.Refs, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	res.Run, err = rn.Run(ctx, res.Options)
+	if err == nil && !res.Run.Model.IsZero() {
+		if v, lerr := lineage.Load(ctx, rn.Repo.Store, res.Run.Model); lerr == nil {
+			res.Number = v.Number
+		}
+	}
+	return res, err
+}
+
+// PlanRetrain finds the model version o names and the run that made it,
+// and returns the options that repeat it (res.Options): the same command,
+// params (o.Params override) and input paths, whose data must be the
+// newest versions (their refs'), with the old run and the records of the
+// reasons the version is stale as more parents, and Meta retrain.of and
+// retrain.reason. It runs nothing: Retrain runs it here, dv retrain --on
+// on a compute target.
+func PlanRetrain(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *workspace.Config, o RetrainOptions) (*RetrainResult, error) {
+	s := r.Store
+	h, err := retrainHolder(ctx, r, rs, cfg, o)
 	if err != nil {
 		return nil, err
 	}
 	if h.Record.Run.IsZero() {
-		return nil, fmt.Errorf("%s (version %s) was not made by dv train: %w to repeat", h.Label(), h.Version.Short(), ErrNoRun)
+		return nil, fmt.Errorf("%s (version %s) was not made by dv train: %w to repeat", h.Label(), h.Short(), ErrNoRun)
 	}
 	old, err := lineage.Load(ctx, s, h.Record.Run)
 	if err != nil {
@@ -81,7 +103,7 @@ func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o Ret
 	res := &RetrainResult{Holder: h, OldRun: h.Record.Run}
 	res.Reasons = check(g, ids, h, Policy{On: AllReasons}, ths)
 	ro := runOptions(o, old, h)
-	if err := newestInputs(ctx, rn.Repo, g, ids, ro.Deps); err != nil {
+	if err := newestInputs(ctx, r, g, ids, ro.Deps); err != nil {
 		return nil, err
 	}
 	ro.Parents = []objects.ID{h.Record.Run}
@@ -94,13 +116,8 @@ func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o Ret
 		why = []string{"requested: no reason found (dv status --stale)"}
 	}
 	ro.Meta = map[string]string{MetaRetrainOf: h.Record.Run.String(), MetaRetrainReason: strings.Join(why, "; ")}
-	res.Run, err = rn.Run(ctx, ro)
-	if err == nil && !res.Run.Model.IsZero() {
-		if v, lerr := lineage.Load(ctx, s, res.Run.Model); lerr == nil {
-			res.Number = v.Number
-		}
-	}
-	return res, err
+	res.Options = ro
+	return res, nil
 }
 
 // retrainHolder finds the version to re-run.
