@@ -334,7 +334,7 @@ func Load(ctx context.Context, s *objects.Store, id objects.ID) (*Record, error)
 	}
 	r, err := DecodeRecord(b)
 	if err != nil {
-		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return r, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // Recorder writes records: it stamps them with who, when and which
@@ -15,7 +16,7 @@ import (
 type Recorder struct {
 	Store *objects.Store
 	Refs  *refs.Store
-	Code  refs.Context // the git context ("" commit outside git)
+	Code  gitrepo.Context // the git context ("" commit outside git)
 	Now   func() time.Time
 }
 

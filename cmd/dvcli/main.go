@@ -17,7 +17,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 	"github.com/dv-ml/dv/train/compute"
 )
 
@@ -225,4 +225,4 @@ func relPaths(r *workspace.Repo, args []string) ([]string, error) {
 }
 
 // openGit opens the project's git repository.
-func openGit(r *workspace.Repo) (*refs.Git, error) { return refs.OpenGit(r.Root) }
+func openGit(r *workspace.Repo) (*gitrepo.Git, error) { return gitrepo.Open(r.Root) }

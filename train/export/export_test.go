@@ -18,6 +18,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // tproj is a dv project (no git) with a model version recorded as dv add
@@ -43,7 +44,7 @@ func newProj(t *testing.T) *tproj {
 	t.Cleanup(func() { _ = r.Close() })
 	rs := refs.Open(filepath.Join(r.Dir, "refs"))
 	clock := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: refs.Context{Commit: "0123456789abcdef0123456789abcdef01234567"},
+	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: gitrepo.Context{Commit: "0123456789abcdef0123456789abcdef01234567"},
 		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
 	return &tproj{t: t, root: root, r: r, rs: rs, rc: rc}
 }
