@@ -69,6 +69,7 @@ func TestScripts(t *testing.T) {
 			"cpdir":     cmdCpdir,
 			"cmpdir":    cmdCmpdir,
 			"grab":      cmdGrab,
+			"webhook":   cmdWebhook,
 		},
 	}))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // ErrMissingData means some of the model's data is not in the local store.
@@ -57,50 +58,21 @@ type planFile struct {
 	chunks []objects.ChunkRef // its content in the store
 }
 
-// modelPrefixes are tried for a bare model name.
-var modelPrefixes = []string{"models/"}
-
-// resolveModel finds the model version a user names. MODEL@vN and
-// MODEL@ALIAS are read here until the registry's resolver replaces this.
+// resolveModel finds the model version a user names, by the one grammar
+// of dv's names (registry.Resolve): MODEL, MODEL@ALIAS, MODEL@vN, an id.
 func resolveModel(ctx context.Context, r *workspace.Repo, rs *refs.Store, target string) (objects.ID, *lineage.Record, string, error) {
-	alias := ""
-	name, sel, hasSel := strings.Cut(target, "@")
-	var id objects.ID
-	var err error
-	switch {
-	case hasSel && isVersionSel(sel):
-		id, err = train.Resolve(r, rs, name, modelPrefixes...)
-		if err == nil {
-			id, err = nthVersion(ctx, r.Store, id, sel)
-		}
-	case hasSel:
-		alias = sel
-		ref := "aliases/" + refs.SafeRefPart(name) + "/" + sel
-		if refs.ValidName(ref) != nil {
-			return objects.ID{}, nil, "", fmt.Errorf("%s: not a valid alias name", target)
-		}
-		id, err = rs.Get(ref)
-		if errors.Is(err, refs.ErrNotFound) {
-			return objects.ID{}, nil, "", fmt.Errorf("%s: no model %s has alias %s", target, name, sel)
-		}
-	default:
-		id, err = train.Resolve(r, rs, target, modelPrefixes...)
-	}
+	t, err := registry.Resolve(ctx, r, rs, target)
 	if err != nil {
 		return objects.ID{}, nil, "", err
 	}
-	rec, err := lineage.Load(ctx, r.Store, id)
+	rec, err := lineage.Load(ctx, r.Store, t.ID)
 	if err != nil {
 		return objects.ID{}, nil, "", fmt.Errorf("%s: %w", target, err)
 	}
 	if rec.Type != lineage.TypeModel {
 		return objects.ID{}, nil, "", fmt.Errorf("%s: %w (it is a %s record)", target, errNotModel, rec.Type)
 	}
-	return id, rec, alias, nil
-}
-
-func isVersionSel(s string) bool {
-	return len(s) > 1 && s[0] == 'v' && strings.Trim(s[1:], "0123456789") == ""
+	return t.ID, rec, t.Alias, nil
 }
 
 // chain returns the version records of a model, newest first, from id.
@@ -120,21 +92,6 @@ func chain(ctx context.Context, s *objects.Store, id objects.ID) ([]objects.ID, 
 		cur = rec.Previous
 	}
 	return out, nil
-}
-
-func nthVersion(ctx context.Context, s *objects.Store, newest objects.ID, sel string) (objects.ID, error) {
-	var n int
-	if _, err := fmt.Sscanf(sel, "v%d", &n); err != nil || n < 1 {
-		return objects.ID{}, fmt.Errorf("@%s: want @vN with N from 1", sel)
-	}
-	ids, err := chain(ctx, s, newest)
-	if err != nil {
-		return objects.ID{}, err
-	}
-	if n > len(ids) {
-		return objects.ID{}, fmt.Errorf("@%s: the model has %d version(s)", sel, len(ids))
-	}
-	return ids[len(ids)-n], nil
 }
 
 // newPlan builds the manifest of record id and checks that every object of
