@@ -367,9 +367,9 @@ func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		target, out, want string
 	}{
-		{"nope", "a.tar", "nope: not a run, model"},
-		{"clf@production", "a.tar", "no model clf has alias production"},
-		{"clf@v2", "a.tar", "the model has 1 version(s)"},
+		{"nope", "a.tar", "nope: not a model, dataset, alias, version, ref, tracked path or record id"},
+		{"clf@production", "a.tar", "no version holds alias production"},
+		{"clf@v2", "a.tar", "model clf has 1 versions"},
 		{"clf", "exists.tar", "already exists; use --force"},
 		{"clf", "no/such/dir/a.tar", "does not exist"},
 	} {
@@ -453,4 +453,40 @@ func (c *cancelAfter) Write(b []byte) (int, error) {
 		c.cancel()
 	}
 	return len(b), nil
+}
+
+// TestPromotion: a version exported by its alias carries the alias and
+// the event that gave it.
+func TestPromotion(t *testing.T) {
+	p, id := modelProject(t)
+	ev := &lineage.Record{Type: lineage.TypePromotion, Name: "clf", Promotion: &lineage.Promotion{Seq: 1,
+		Alias: "production", Decision: "promoted", To: id, ToNumber: 1, Reason: "better"}}
+	evID, err := p.rc.Write(t.Context(), ev, "events/clf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.rs.CompareAndSwap(t.Context(), "aliases/clf/production", objects.ID{}, evID); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ctx")
+	res := p.export(Options{Target: "clf@production", Out: out, Format: FormatDocker})
+	if res.Record != id || res.Alias != "production" || len(res.Aliases) != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	b, err := os.ReadFile(filepath.Join(out, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Alias != "production" || len(m.Promotions) != 1 || m.Promotions[0].Event != evID ||
+		m.Promotions[0].Decision != "promoted" || m.Promotions[0].Reason != "better" || m.Model.Number != 1 {
+		t.Fatalf("manifest: alias %q, promotions %+v", m.Alias, m.Promotions)
+	}
+	df, _ := os.ReadFile(filepath.Join(out, DockerfileName))
+	if !strings.Contains(string(df), AnnotationAliases+`="production"`) {
+		t.Fatalf("Dockerfile has no alias label:\n%s", df)
+	}
 }
