@@ -258,7 +258,7 @@ func (p *plan) writeOCI(ctx context.Context, s *objects.Store, dir string) (stri
 		}
 		meta := compactJSON(fileMetadata{Name: pf.Path, Mode: mode, Size: pf.Size, ModTime: p.epoch, Typeflag: '0'})
 		desc.Annotations = map[string]string{AnnotationFilepath: pf.Path, AnnotationFileMetadata: meta,
-			ocispec.AnnotationTitle: path.Base(pf.Path)}
+			ocispec.AnnotationTitle: pf.Path} // oras pull writes the file there
 		layers = append(layers, desc)
 		diffIDs = append(diffIDs, desc.Digest)
 	}
