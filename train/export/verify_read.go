@@ -92,6 +92,10 @@ func readOCI(ctx context.Context, dir string) (*contents, error) {
 			c.problem(what, "bad digest %q", d.Digest)
 			return nil
 		}
+		if d.Size < 0 || d.Size > maxManifest {
+			c.problem(rel, "%s: %d bytes, more than dv reads for one", what, d.Size)
+			return nil
+		}
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
 		checked[rel] = true
 		switch {
