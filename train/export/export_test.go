@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
@@ -172,6 +174,24 @@ func TestDeterministic(t *testing.T) {
 	defer runtime.GOMAXPROCS(prev)
 	for _, f := range formats {
 		p.export(Options{Target: "clf", Out: filepath.Join(out, "2-"+f.name), Format: f.format})
+	}
+	// The .tar.zst holds the very bytes of the .tar.
+	zf, err := os.Open(filepath.Join(out, "1-m.tar.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zf.Close()
+	dec, err := zstd.NewReader(zf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	unz, err := io.ReadAll(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := os.ReadFile(filepath.Join(out, "1-m.tar")); !bytes.Equal(unz, plain) {
+		t.Fatal("the .tar.zst does not decompress to the .tar")
 	}
 	for _, f := range formats {
 		a, b := filepath.Join(out, "1-"+f.name), filepath.Join(out, "2-"+f.name)
