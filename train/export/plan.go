@@ -56,6 +56,7 @@ type plan struct {
 type planFile struct {
 	File                      // digests filled in as it is written
 	chunks []objects.ChunkRef // its content in the store
+	onData func(int64)        // progress: bytes written, may be nil
 }
 
 // resolveModel finds the model version a user names, by the one grammar
@@ -136,6 +137,9 @@ func newPlan(ctx context.Context, r *workspace.Repo, rs *refs.Store, id objects.
 	}
 	if len(missing) > 0 {
 		return nil, &MissingError{Model: label, Missing: missing}
+	}
+	for i := range p.files {
+		p.files[i].onData = opts.OnData
 	}
 	return p, nil
 }
