@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert", "train/registry"},
 	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train", "train/registry"},
 	"train/report":      {"objects", "refs", "lineage", "objects/workspace"},
+	"train/compute":     {"train", "objects", "refs", "lineage", "remote", "objects/workspace"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/compute"
 )
 
 // Exit codes (PRODUCT.md).
@@ -112,6 +113,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, new(*compute.UnknownTargetError)):
+		return ExitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		return ExitIntegrity
 	}
@@ -175,6 +178,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdRetrain(e),
 			cmdExport(e), cmdVerifyBundle(e),
 			cmdReport(e),
+			cmdJob(e),
 		},
 	}
 }
