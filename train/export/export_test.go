@@ -510,3 +510,62 @@ func TestPromotion(t *testing.T) {
 		t.Fatalf("Dockerfile has no alias label:\n%s", df)
 	}
 }
+
+// TestLongNames: a name too long for USTAR and a non-ASCII one go into
+// PAX path records only (no times), and stay deterministic and verifiable.
+func TestLongNames(t *testing.T) {
+	p := newProj(t)
+	long := "clf/" + strings.Repeat("d", 60) + "/" + strings.Repeat("f", 80) + ".bin"
+	p.write(long, []byte("long"), 0o644)
+	p.write("clf/ünïcode-日本語.txt", []byte("text"), 0o644)
+	p.addModel("clf", "clf")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
+	p.export(Options{Target: "clf", Out: a})
+	touchAll(t, p.root, time.Now().Add(time.Hour))
+	p.export(Options{Target: "clf", Out: b})
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ab, bb) {
+		t.Fatal("two exports differ")
+	}
+	tr := tar.NewReader(bytes.NewReader(ab))
+	found := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range h.PAXRecords {
+			if k != "path" {
+				t.Errorf("%s: PAX record %q", h.Name, k)
+			}
+		}
+		if h.Name == "model/"+strings.TrimPrefix(long, "clf/") || h.Name == "model/ünïcode-日本語.txt" {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("found %d of the 2 names", found)
+	}
+	if _, err := VerifyBundle(t.Context(), a, StoreRecords{Store: p.r.Store}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSymlinkRefused: a bundle carries regular files only.
+func TestSymlinkRefused(t *testing.T) {
+	p := newProj(t)
+	p.write("clf/w.bin", []byte("w"), 0o644)
+	if err := os.Symlink("w.bin", filepath.Join(p.root, "clf", "link")); err != nil {
+		t.Fatal(err)
+	}
+	p.addModel("clf", "clf")
+	_, err := Export(t.Context(), p.r, p.rs, Options{Target: "clf", Out: filepath.Join(t.TempDir(), "a.tar")})
+	if err == nil || !strings.Contains(err.Error(), "link is a symlink: a bundle carries regular files only") {
+		t.Fatalf("symlink: %v", err)
+	}
+}
