@@ -145,15 +145,13 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	if m.Version != ManifestVersion || m.Kind != bundleKind {
 		return nil, fmt.Errorf("%s: not a dv bundle manifest of version %d", ManifestName, ManifestVersion)
 	}
-	seen := map[string]bool{}
-	for _, f := range m.Files {
+	for i, f := range m.Files {
 		if err := checkBundlePath(f.Path); err != nil {
 			return nil, fmt.Errorf("%s: %w", ManifestName, err)
 		}
-		if seen[f.Path] {
-			return nil, fmt.Errorf("%s: %s listed twice", ManifestName, f.Path)
+		if i > 0 && m.Files[i-1].Path >= f.Path {
+			return nil, fmt.Errorf("%s: files not sorted by path, or %s listed twice", ManifestName, f.Path)
 		}
-		seen[f.Path] = true
 		if len(f.SHA256) != 64 || len(f.BLAKE3) != 64 || f.Size < 0 {
 			return nil, fmt.Errorf("%s: %s: bad digest or size", ManifestName, f.Path)
 		}

@@ -61,6 +61,9 @@ func TestManifestRefused(t *testing.T) {
 		{"dot git", func(m *Manifest) { m.Files[0].Path = "model/.git/config" }},
 		{"short digest", func(m *Manifest) { m.Files[0].SHA256 = "abc" }},
 		{"duplicate", func(m *Manifest) { m.Files = append(m.Files, m.Files[0]) }},
+		{"unsorted", func(m *Manifest) {
+			m.Files = append([]File{{Path: "model/z", Mode: "0644", SHA256: m.Files[0].SHA256, BLAKE3: m.Files[0].BLAKE3}}, m.Files...)
+		}},
 		{"bad dir", func(m *Manifest) { m.Dirs = []string{"model/../x"} }},
 		{"kind", func(m *Manifest) { m.Kind = "other" }},
 		{"version", func(m *Manifest) { m.Version = 2 }},
