@@ -33,7 +33,7 @@ func readTar(ctx context.Context, name string) (*contents, error) {
 	c := &contents{format: FormatTar, files: map[string]*seenFile{}, dirs: map[string]bool{}}
 	var r io.Reader = br
 	if magic, _ := br.Peek(4); bytes.Equal(magic, zstdMagic) {
-		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(128<<20))
 		if err != nil {
 			return nil, err
 		}
