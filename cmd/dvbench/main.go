@@ -1,6 +1,6 @@
 // Command dvbench measures dv against its performance goals (PERF.md).
 //
-//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P9,P10,P11,P12] [-scale 1.0] [-keep] [-dir DIR]
+//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P9,P10,P11,P12,P13] [-scale 1.0] [-keep] [-dir DIR]
 //
 // It builds dv, generates the workloads in a temporary folder (never in the
 // repository), runs dv and every installed peer tool (cp, find, b3sum,
@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9", "P10", "P11", "P12"}
+var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9", "P10", "P11", "P12", "P13"}
 
 type config struct {
 	runs  int
@@ -65,6 +65,7 @@ type bench struct {
 	w6   w6         // P9: the lineage project
 	w7   w7         // P11: the registry project
 	w12  w12        // P12: the drift CSVs
+	w13  w13        // P13: the exported model
 }
 
 func main() {
@@ -221,6 +222,11 @@ func (b *bench) generate(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.want("P13") {
+		if err := step("W13", func() error { return b.genW13(ctx) }); err != nil {
+			return err
+		}
+	}
 	syncAll(ctx)
 	b.res.header = append(b.res.header, b.describeWorkloads()...)
 	return ctx.Err()
@@ -252,6 +258,9 @@ func (b *bench) describeWorkloads() []string {
 	if b.w12.ref != "" {
 		out = append(out, b.describeW12())
 	}
+	if b.w13.dir != "" {
+		out = append(out, fmt.Sprintf("W13 (P13): a model version of one file of %s random bytes, exported in each format", humanBytes(b.w13.bytes)))
+	}
 	return out
 }
 
@@ -274,6 +283,7 @@ func (b *bench) measure(ctx context.Context) error {
 		{"W6", c.want("P9"), b.w6.dir, b.runW6},
 		{"W7", c.want("P11"), b.w7.dir, b.runW7},
 		{"W12", c.want("P12"), b.w12.ref, b.runW12},
+		{"W13", c.want("P13"), filepath.Join(b.w13.dir, b.w13.name), b.runW13},
 	} {
 		if !x.on {
 			continue
