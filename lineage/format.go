@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dv-ml/dv/objects"
 )
 
 // Formats lists the output formats of Write.
@@ -135,6 +137,14 @@ func Summary(r *Record) string {
 		}
 	case TypeImport:
 		parts = append(parts, "from "+r.Source)
+	case TypeModel:
+		if r.Number > 0 {
+			parts = append(parts, fmt.Sprintf("v%d", r.Number))
+		}
+	case TypePromotion:
+		if p := r.Promotion; p != nil {
+			parts = append(parts, PromotionText(p))
+		}
 	}
 	if r.Files > 0 || r.Size > 0 {
 		parts = append(parts, sizeText(r))
@@ -222,4 +232,23 @@ func nodeLabel(e Entry) []string {
 		lines = append(lines, strings.Join(metricKVs(e.Metrics), " "))
 	}
 	return lines
+}
+
+// PromotionText describes a decision: "production: v2 -> v3 promoted
+// (reason)".
+func PromotionText(p *Promotion) string {
+	v := func(n int, id objects.ID) string {
+		switch {
+		case id.IsZero():
+			return "none"
+		case n > 0:
+			return fmt.Sprintf("v%d", n)
+		}
+		return id.Short()
+	}
+	s := fmt.Sprintf("%s: %s -> %s %s", p.Alias, v(p.FromNumber, p.From), v(p.ToNumber, p.To), p.Decision)
+	if p.Reason != "" {
+		s += " (" + p.Reason + ")"
+	}
+	return s
 }

@@ -89,7 +89,7 @@ func (rn *Runner) prepareRun(ctx context.Context, b *batch, o RunOptions, run *l
 	for _, a := range outs {
 		run.Outputs = append(run.Outputs, lineage.IO{Path: a.rel, Data: a.p.OID})
 	}
-	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	run.Parents, run.Objects = runLinks(run.Inputs, run.Log, o.Parents)
 	var metricsID objects.ID
 	if o.Model != nil && metricsData != nil {
 		// The metrics file is an output too: the run holds it, so that a

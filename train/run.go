@@ -42,6 +42,13 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Versions are added to the recorded environment (dv's own version).
 	Versions map[string]string
+
+	// Parents are more provenance parents of the run record, after its
+	// inputs' versions (dv retrain: the run it repeats, the drift check
+	// that prompted it). Meta is stored on the run record. Neither is part
+	// of the run cache's key.
+	Parents []objects.ID
+	Meta    map[string]string
 }
 
 // ModelOptions describe the output of a training run.
@@ -185,7 +192,7 @@ func (rn *Runner) execute(ctx context.Context, o RunOptions, inputs []lineage.IO
 	res.ExitCode = status
 	run := &lineage.Record{Type: lineage.TypeRun, Name: o.Name, Command: o.Command, Params: o.Params,
 		Inputs: inputs, ExitCode: status, Start: res.Start, End: res.End, Env: env,
-		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey}
+		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey, Meta: o.Meta}
 	var reason string
 	var metricsData []byte
 	if status == 0 {
@@ -217,7 +224,7 @@ func (rn *Runner) recordFailed(ctx context.Context, o RunOptions, run *lineage.R
 		return fmt.Errorf("run %s: store the log: %w", o.Name, err)
 	}
 	run.Status, run.Outputs, run.Metrics = StatusFailed, nil, nil
-	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	run.Parents, run.Objects = runLinks(run.Inputs, run.Log, o.Parents)
 	id, err := b.put(ctx, run, lineage.RefFor(lineage.TypeRun, o.Name))
 	if err != nil {
 		w.Abort()
@@ -257,16 +264,22 @@ func checkProduced(r *workspace.Repo, outs []string, cmd string) string {
 	return ""
 }
 
-// runLinks returns a run's parents (the inputs' version records) and the
-// objects it holds (its log). The inputs' and outputs' data are named in
-// Inputs and Outputs but held by the pointer files in git, as for dataset
-// versions.
-func runLinks(inputs []lineage.IO, log objects.ID) (parents, objs []objects.ID) {
+// runLinks returns a run's parents (the inputs' version records, then
+// extra) and the objects it holds (its log). The inputs' and outputs' data
+// are named in Inputs and Outputs but held by the pointer files in git, as
+// for dataset versions.
+func runLinks(inputs []lineage.IO, log objects.ID, extra []objects.ID) (parents, objs []objects.ID) {
 	seen := map[objects.ID]bool{}
 	for _, in := range inputs {
 		if !in.Record.IsZero() && !seen[in.Record] {
 			seen[in.Record] = true
 			parents = append(parents, in.Record)
+		}
+	}
+	for _, id := range extra {
+		if !id.IsZero() && !seen[id] {
+			seen[id] = true
+			parents = append(parents, id)
 		}
 	}
 	return parents, []objects.ID{log}

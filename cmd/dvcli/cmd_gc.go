@@ -59,7 +59,7 @@ func cmdGC(e *env) *cli.Command {
 			}
 			if !cmd.Bool("dry-run") {
 				// Temporary files of killed dv runs, beside pointers and in .dv.
-				n, err := r.CleanTemp(10 * time.Minute)
+				n, err := r.CleanTemp(workspace.TempAge)
 				if err != nil {
 					return err
 				}

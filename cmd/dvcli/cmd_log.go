@@ -16,6 +16,7 @@ import (
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // logTypes are what --type accepts: record types and data kinds.
@@ -88,7 +89,7 @@ func logEntries(ctx context.Context, r *workspace.Repo, target string, f lineage
 			target = "" // the whole project
 		} else if err == nil && isTracked(r, rel) {
 			f.Path = rel
-		} else if id, err := resolveVersion(r, target); err == nil {
+		} else if id, err := registry.ResolveID(ctx, r, localRefs(r), target); err == nil {
 			f.Of, extra = id, []objects.ID{id}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func cmdRuns(e *env) *cli.Command {
@@ -33,7 +34,7 @@ func cmdRuns(e *env) *cli.Command {
 			defer r.Close()
 			rs := localRefs(r)
 			if target := cmd.String("log"); target != "" {
-				id, err := train.Resolve(r, rs, target, "runs/")
+				id, err := registry.ResolveID(ctx, r, rs, target)
 				if err != nil {
 					return err
 				}

@@ -172,6 +172,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
 			cmdLog(e), cmdLineage(e), cmdReport(e),
+			cmdRetrain(e),
 		},
 	}
 }

@@ -31,7 +31,7 @@ type CheckoutResult struct {
 }
 
 // checkoutTempPrefix starts the names of files being written by checkout;
-// scans remove leftovers of a killed checkout.
+// scans skip them and remove those older than TempAge (a killed checkout).
 const checkoutTempPrefix = ".dv-checkout-"
 
 // writerPool keeps the buffered writers of checkout: a fresh 256 KiB

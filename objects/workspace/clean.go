@@ -13,6 +13,23 @@ import (
 // stat cache.
 var atomicTemp = regexp.MustCompile(`^\..+\.[0-9]+\.tmp$`)
 
+// TempAge is how old a temporary file dv left in the work tree must be
+// before dv removes it: a younger one may belong to a dv still writing it
+// (a concurrent checkout, add or gc).
+const TempAge = 10 * time.Minute
+
+// removeIfStale removes the temporary file p when it was last modified
+// before cutoff, and reports whether it did. It is the one place where dv
+// deletes its temporaries from the work tree: CleanTemp (dv gc) and the
+// scanner behind add, status, diff and checkout both call it.
+func removeIfStale(p string, d fs.DirEntry, cutoff time.Time) bool {
+	fi, err := d.Info()
+	if err != nil || !fi.Mode().IsRegular() || !fi.ModTime().Before(cutoff) {
+		return false
+	}
+	return os.Remove(p) == nil
+}
+
 // CleanTemp removes temporary files that a killed dv left in the work tree
 // and in .dv (not in tracked data, not in .git), when older than age so
 // that a dv still writing one keeps it. It returns how many it removed.
@@ -41,10 +58,8 @@ func (r *Repo) CleanTemp(age time.Duration) (int, error) {
 		if !atomicTemp.MatchString(d.Name()) {
 			return nil
 		}
-		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			if os.Remove(p) == nil {
-				n++
-			}
+		if removeIfStale(p, d, cutoff) {
+			n++
 		}
 		return nil
 	})
