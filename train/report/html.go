@@ -142,7 +142,7 @@ figcaption span.s3{color:#9a6700}figcaption span.s4{color:#8250df}figcaption spa
 <h2>Latest drift check</h2>
 {{with .Drift}}
 <p class="sub">{{when .Time}} · reference {{.Reference}} · current {{.Current}} · {{if .Drifted}}<span class="yes">the data drifted</span>{{else}}<span class="no">no drift</span>{{end}}</p>
-<div class="scroll"><table id="drift"><thead><tr><th>column</th><th>type</th><th>method</th><th>statistic</th><th>threshold</th><th></th><th>drift</th></tr></thead><tbody>
+<div class="scroll"><table id="drift"><thead><tr><th>column</th><th>type</th><th>method</th><th>score</th><th>threshold</th><th></th><th>drift</th></tr></thead><tbody>
 {{range $.DriftRows}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td>{{.Method}}</td><td class="n">{{num .Statistic}}</td><td class="n">{{num .Threshold}}</td>
 <td><svg class="driftbar" width="166" height="14" viewBox="0 0 166 14"><rect class="bar{{if .Drift}} drift{{end}}" x="0" y="2" width="{{.Bar}}" height="10"></rect><line class="mark" x1="{{.Mark}}" y1="0" x2="{{.Mark}}" y2="14"></line></svg></td>
 <td>{{if .Drift}}<span class="yes">yes</span>{{else}}<span class="no">no</span>{{end}}</td></tr>
