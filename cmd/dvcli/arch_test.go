@@ -20,7 +20,9 @@ var allowed = map[string][]string{
 	"train/drift":       {"objects", "refs", "lineage", "objects/workspace"},
 	"train/alert":       {"objects/workspace"},
 	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert", "train/registry"},
+	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train", "train/registry"},
 	"train/report":      {"objects", "refs", "lineage", "objects/workspace", "train/registry"},
+	"train/compute":     {"train", "objects", "refs", "lineage", "remote", "objects/workspace"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/compute"
 )
 
 // Exit codes (PRODUCT.md).
@@ -112,6 +113,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, new(*compute.UnknownTargetError)):
+		return ExitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		return ExitIntegrity
 	}
@@ -171,8 +174,11 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdInit(e), cmdAdd(e), cmdStatus(e), cmdCheckout(e), cmdDiff(e), cmdLs(e),
 			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
-			cmdLog(e), cmdLineage(e), cmdReport(e),
+			cmdLog(e), cmdLineage(e),
 			cmdRetrain(e),
+			cmdExport(e), cmdVerifyBundle(e),
+			cmdReport(e),
+			cmdJob(e),
 		},
 	}
 }
