@@ -42,7 +42,7 @@ run() {
 # has TEXT: the last command's output holds TEXT (a grep -E pattern).
 has() { grep -Eq -- "$1" <<<"$out" || fail "expected '$1' in the output above"; }
 # holder: the version (vN) holding crop@production.
-holder() { dv metrics show crop@production 2>/dev/null | sed -nE '1s/^model crop v([0-9]+).*/v\1/p'; }
+holder() { dv models crop 2>/dev/null | sed -nE 's/^alias production: (v[0-9]+) .*/\1/p'; }
 
 echo "== 0. building dv and the crop example (examples/crop) into $work/bin"
 mkdir -p "$work/bin"
@@ -59,6 +59,7 @@ crop gen -seed 7 -seasons 3 -o "$portal/season3"
 git init -q --bare origin.git
 git clone -q origin.git ada 2>/dev/null
 cd ada
+git config user.name "Ada Agronomist" && git config user.email ada@coop.example
 # The trainer's code lives in the project, so every run records the commit of the code that ran.
 mkdir crop && cp "$here"/examples/crop/{main,gen,etl,gbm,train}.go crop/
 printf 'module crop-quality\n\ngo 1.26\n' >go.mod
@@ -108,6 +109,7 @@ says "raw data is versioned and its origin is on record: an auditor can ask wher
 
 step "ETL: clean and join GPS and soil data with dv run (inputs pinned, output versioned)"
 git add -A && git commit -qm "season 1 raw data"
+commit_etl1=$(git rev-parse --short=8 HEAD)
 run 0 dv run -n etl -d raw/gps.csv -d raw/soil -o curated/fields.csv -- go run ./crop etl -gps raw/gps.csv -soil raw/soil -o curated/fields.csv
 has 'broken'
 has 'duplicates'
@@ -125,6 +127,7 @@ train() { # train PARAMS...: the training command, as a teammate would type it
 }
 
 step "training: a first model, v1 (gradient-boosted trees, 100 rounds)"
+commit_v1=$(git rev-parse --short=8 HEAD)
 train -p rounds=100
 has 'rmse = '
 has 'slices.soil=clay.rmse'
@@ -189,6 +192,7 @@ has 'soil=peat'
 says "v3 is better on average, but worse on peat fields (leaves of 500 rows cannot tell peat fields apart by pH): rejected, exit 4, and the table names the slice"
 
 step "packaging: the production model as an OCI artifact (CNCF ModelPack), and as a tar"
+mkdir -p "$work/export"
 run 0 dv export crop@production --format oci -o "$work/export/crop-oci"
 [ -f "$work/export/crop-oci/index.json" ] || fail "no OCI index.json"
 run 0 dv export crop@production --format tar -o "$work/export/crop.tar"
@@ -199,11 +203,15 @@ crop etl -gps "$portal/season3/gps.csv" -soil "$portal/season3/soil" -o "$work/f
 mkdir -p "$work/feedback/bundle" && tar -xf "$work/export/crop.tar" -C "$work/feedback/bundle"
 prod_model=$(find "$work/feedback/bundle" -name crop.json | head -n 1)
 [ -n "$prod_model" ] || fail "the tar bundle holds no crop.json"
-scores=$(crop eval -model "$prod_model" -data "$work/feedback/fields.csv" -labels "$portal/season3/grades.csv" -season 3)
-echo "season 3: $scores"
-rmse=$(sed -nE 's/.*rmse=([0-9.]+).*/\1/p' <<<"$scores")
-rev=$(sed -nE 's/.*revenue_per_ha=(-?[0-9.]+).*/\1/p' <<<"$scores")
-run 0 dv metrics log crop@production rmse="$rmse" revenue_per_ha="$rev" --time 2027-09-30T12:00:00Z
+# Inspections come in through the season: a third of the fields by mid-August, all by the end of September.
+for obs in 0.33:2027-08-15 1:2027-09-30; do
+  scores=$(crop eval -model "$prod_model" -data "$work/feedback/fields.csv" -labels "$portal/season3/grades.csv" -season 3 -share "${obs%%:*}")
+  echo "season 3, inspections up to ${obs#*:}: $scores"
+  rmse=$(sed -nE 's/.*rmse=([0-9.]+).*/\1/p' <<<"$scores")
+  rev=$(sed -nE 's/.*revenue_per_ha=(-?[0-9.]+).*/\1/p' <<<"$scores")
+  run 0 dv metrics log crop@production rmse="$rmse" revenue_per_ha="$rev" --time "${obs#*:}T12:00:00Z"
+  has 'production metrics recorded on version v2'
+done
 says "how the model does in the field is recorded on the version that made the predictions"
 
 step "a problem: the season-2 soil survey's pH probe was miscalibrated; production goes back to v1 until it is fixed"
@@ -214,7 +222,9 @@ says "one command gives production back to its previous holder, recorded with wh
 
 step "audit: what is in production, what made it, and what happened to it?"
 run 0 dv lineage crop@production
-for want in raw/gps.csv raw/soil labels/grades.csv 'etl' 'crop' "$(git rev-parse --short=7 HEAD~5)"; do has "$want"; done
+for want in 'import raw/gps.csv' 'season1/gps.csv' 'dataset raw/soil' 'labels labels/grades.csv' 'run etl' 'run crop' "$commit_etl1" "$commit_v1" 'params: rounds=100'; do
+  has "$want"
+done
 run 0 dv log --limit 14
 has 'promot'
 has 'drift'
@@ -226,6 +236,7 @@ git push -q origin HEAD 2>/dev/null
 cd "$work"
 git clone -q origin.git bo 2>/dev/null
 cd bo
+git config user.name "Bo Berg" && git config user.email bo@coop.example
 run 0 dv pull
 cp model/crop.json "$work/pulled-v3.json"
 run 0 dv train -n crop -d curated/fields.csv -d labels/grades.csv -p rounds=400 -p depth=5 -p min_leaf=500 --force \

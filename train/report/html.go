@@ -83,7 +83,7 @@ figcaption span.s3{color:#9a6700}figcaption span.s4{color:#8250df}figcaption spa
 <section id="lineage-section">
 <h2>Lineage of {{if .Holder}}{{.Model}}@{{.Alias}} ({{.Holder}}){{else}}the latest version of {{.Model}}{{end}}</h2>
 {{with .Lineage}}
-<p class="legend sub"><span>data flows left to right: sources and data → runs → model</span><span>dashed: an earlier version</span></p>
+<p class="legend sub"><span>data flows top to bottom: sources and data → runs → model</span><span>dashed: an earlier version</span></p>
 <div class="scroll">
 <svg id="lineage" class="graph" xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" style="max-width:100%;height:auto" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="lineage graph">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>
