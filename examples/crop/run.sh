@@ -48,6 +48,11 @@ echo "== 0. building dv and the crop example (examples/crop) into $work/bin"
 mkdir -p "$work/bin"
 (cd "$here" && go build -o "$work/bin/dv" ./cmd/dv && go build -o "$work/bin/crop" ./examples/crop)
 export PATH="$work/bin:$PATH" NO_COLOR=1
+missing=""
+for c in import run train promote models drift retrain export metrics rollback lineage log report; do
+  dv help "$c" >/dev/null 2>&1 || missing="$missing $c"
+done
+[ -z "$missing" ] || fail "this dv has no command:$missing"
 export GIT_AUTHOR_NAME="Ada Agronomist" GIT_AUTHOR_EMAIL=ada@coop.example
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
