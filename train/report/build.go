@@ -196,7 +196,10 @@ func readConfig(root string, d *Data) error {
 	d.Project = str(c.Node("project"))
 	d.Goal = str(c.Node("goal"))
 	kpi := c.Node("kpi")
-	d.KPI = str(child(kpi, "name"))
+	d.KPI = str(child(kpi, "key")) // the metrics key that holds the KPI, when it differs from its name
+	if d.KPI == "" {
+		d.KPI = str(child(kpi, "name"))
+	}
 	if d.KPI == "" {
 		d.KPI = str(kpi)
 	}
