@@ -226,6 +226,9 @@ fact holder_final v1
 says "one command gives production back to its previous holder, recorded with who and when"
 
 step "audit: what is in production, what made it, and what happened to it?"
+run 0 dv models crop
+has 'alias production: v1'
+has 'rolled-back'
 run 0 dv lineage crop@production
 for want in 'import raw/gps.csv' 'season1/gps.csv' 'dataset raw/soil' 'labels labels/grades.csv' 'run etl' 'run crop' "$commit_etl1" "$commit_v1" 'params: rounds=100'; do
   has "$want"
@@ -233,7 +236,7 @@ done
 run 0 dv log --limit 14
 has 'promot'
 has 'drift'
-says "the lineage names the season-1 GPS import, soil survey, labels, ETL run, training run and their commits; the log lists every decision"
+says "every version with its metrics and the alias's full history; the lineage names the season-1 GPS import, soil survey, labels, ETL run, training run and their commits; the log lists every decision"
 
 step "a teammate clones, pulls and reproduces the latest experiment byte for byte"
 run 0 dv push
