@@ -21,17 +21,20 @@ const (
 
 // readEvents fills what happened to the model after training: its alias
 // decisions (promotion records, in chain order) and the aliases each
-// version holds, the latest drift check of data one of its versions was
-// trained on, and the metrics observed in production on its versions.
+// version holds, the latest drift check against one of its versions'
+// training data (else the latest check that named no model), and the
+// metrics observed in production on its versions.
 func readEvents(g *lineage.Graph, d *Data, nameOf map[objects.ID]string) {
 	var proms []lineage.Entry
-	var drift *lineage.Entry
+	var drift, unlinked *lineage.Entry
 	for _, e := range g.Log(lineage.Filter{}) { // newest first
 		switch {
 		case e.Type == lineage.TypePromotion && e.Promotion != nil && e.Name == d.Model:
 			proms = append(proms, e)
-		case e.Type == lineage.TypeDrift && e.Drift != nil && drift == nil && (nameOf[e.Model] != "" || e.Model.IsZero()):
+		case e.Type == lineage.TypeDrift && e.Drift != nil && drift == nil && nameOf[e.Model] != "":
 			drift = &e
+		case e.Type == lineage.TypeDrift && e.Drift != nil && unlinked == nil && e.Model.IsZero():
+			unlinked = &e
 		case e.Type == lineage.TypeMetrics && e.Meta[metaSource] == sourceProduction && len(e.Parents) > 0 && nameOf[e.Parents[0]] != "":
 			t := e.Time
 			if o, err := time.Parse(time.RFC3339Nano, e.Meta[metaObserved]); err == nil {
@@ -60,6 +63,9 @@ func readEvents(g *lineage.Graph, d *Data, nameOf map[objects.ID]string) {
 				d.Versions[i].Aliases = append(d.Versions[i].Aliases, a)
 			}
 		}
+	}
+	if drift == nil {
+		drift = unlinked // a check that named no model: the newest such
 	}
 	if drift != nil {
 		d.Drift = driftOf(*drift, nameOf)
