@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, withRemote(testscript.Params{
+	testscript.Run(t, withCompute(withRemote(testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
@@ -73,7 +73,7 @@ func TestScripts(t *testing.T) {
 			"driftdata":  cmdDriftdata,
 			"editobject": cmdEditObject,
 		},
-	}))
+	})))
 }
 
 // setup gives each script its own HOME, git identity and default branch,

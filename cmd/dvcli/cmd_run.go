@@ -19,7 +19,13 @@ func cmdRun(e *env) *cli.Command {
 		Usage: "run a step (ETL, features) with pinned inputs, record it, and store its outputs as new versions",
 		Description: "The command runs without a shell in the project root, with each param in DV_PARAM_<KEY>\n" +
 			"and all of them in the JSON file DV_PARAMS_FILE. An identical run (same command, params,\n" +
-			"input data and code) is served from the run cache instead; --force runs it anyway.",
+			"input data and code) is served from the run cache instead; --force runs it anyway.\n\n" +
+			"--on TARGET submits the run to a Slurm or Kubernetes target of dv.yaml's compute: section\n" +
+			"(same cache key: a cached run is served here and nothing is submitted). dv checks that the\n" +
+			"commit is pushed and the inputs are on the remote, submits a job that runs dv on the cluster\n" +
+			"(fetch the inputs, run, push the outputs and the record), follows it streaming its log\n" +
+			"(--detach: print the job id; dv runs --follow/--cancel ID later), and records the run with\n" +
+			"the engine, job id and node. --dry-run prints the sbatch script or Job. See docs/compute.md.",
 		ArgsUsage:                 "-- CMD [ARG...]",
 		StopOnNthArg:              &stopAfterFirstArg,
 		DisableSliceFlagSeparator: true,
