@@ -51,14 +51,6 @@ func cmdRetrain(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if target := cmd.String("on"); target != "" {
-				submit, done, err := submitter(ctx, e, r, rc, target)
-				if err != nil {
-					return err
-				}
-				defer done()
-				o.Submit = submit
-			}
 			if !e.quiet {
 				o.Stdout, o.Stderr = e.stdout, e.stderr
 				if e.json {

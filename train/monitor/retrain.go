@@ -31,9 +31,6 @@ type RetrainOptions struct {
 	Force          bool              // run even when the run cache holds the result
 	Stdout, Stderr io.Writer
 	Versions       map[string]string
-	// Submit, when set, runs the new run instead of the Runner (dv
-	// retrain --on: the run goes to a compute target).
-	Submit func(context.Context, train.RunOptions) (*train.RunResult, error)
 }
 
 // RetrainResult is what dv retrain did: the holder whose run it repeated,
