@@ -148,6 +148,10 @@ func Summary(r *Record) string {
 		if p := r.Promotion; p != nil {
 			parts = append(parts, PromotionText(p))
 		}
+	case TypeDrift:
+		if d := r.Drift; d != nil {
+			parts = append(parts, DriftText(d))
+		}
 	}
 	if r.Files > 0 || r.Size > 0 {
 		parts = append(parts, sizeText(r))
@@ -263,4 +267,24 @@ func PromotionText(p *Promotion) string {
 		s += " (" + p.Reason + ")"
 	}
 	return s
+}
+
+// DriftText is a drift check's verdict in one line: "DRIFT: 2 of 4
+// columns (income, city)" or "no drift: 0 of 4 columns".
+func DriftText(d *Drift) string {
+	verdict := "no drift"
+	if d.Detected {
+		verdict = "DRIFT"
+	}
+	var cols []string
+	for _, c := range d.Columns {
+		if c.Drift {
+			cols = append(cols, c.Column)
+		}
+	}
+	v := fmt.Sprintf("%s: %d of %d columns", verdict, d.Drifted, d.Checked)
+	if len(cols) > 0 {
+		v += " (" + strings.Join(cols, ", ") + ")"
+	}
+	return v
 }

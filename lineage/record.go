@@ -146,6 +146,11 @@ type Record struct {
 	// Number is a model version's sequence number (1, 2, ...: crop@v3),
 	// its ref's previous version's number plus one.
 	Number int `json:"number,omitempty"`
+	// Skip, in a numbered chain (model versions by Number, promotion
+	// events by Seq), names the record numbered n&(n-1) (n with its lowest
+	// set bit cleared) when that is not 0, so that a version or a moment
+	// is found in O(log² n) reads (Seek).
+	Skip objects.ID `json:"skip,omitzero"`
 
 	// Promotion events (Name is the model, Previous the model's previous
 	// event: the chain).
@@ -334,7 +339,7 @@ func Load(ctx context.Context, s *objects.Store, id objects.ID) (*Record, error)
 	}
 	r, err := DecodeRecord(b)
 	if err != nil {
-		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return r, nil
 }

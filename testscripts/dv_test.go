@@ -14,6 +14,9 @@
 //	cmpdir A B               compare two trees byte for byte
 //	grab VAR REGEXP          set VAR from a submatch of stdout
 //
+// and the condition [tool:PROG]: PROG is installed (with DV_REQUIRE_TOOLS
+// set, a missing PROG fails the script instead).
+//
 // Run with -update to rewrite the expected output inside scripts:
 // go test ./testscripts/ -update.
 package testscripts
@@ -55,17 +58,20 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		UpdateScripts:       *update,
 		Setup:               setup,
+		Condition:           toolCondition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exitcode":  cmdExitcode,
-			"errline":   cmdErrline,
-			"errlines":  cmdErrlines,
-			"validjson": cmdValidJSON,
-			"gendata":   cmdGendata,
-			"flipbyte":  cmdFlipbyte,
-			"cpdir":     cmdCpdir,
-			"cmpdir":    cmdCmpdir,
-			"grab":      cmdGrab,
-			"webhook":   cmdWebhook,
+			"exitcode":   cmdExitcode,
+			"errline":    cmdErrline,
+			"errlines":   cmdErrlines,
+			"validjson":  cmdValidJSON,
+			"gendata":    cmdGendata,
+			"flipbyte":   cmdFlipbyte,
+			"cpdir":      cmdCpdir,
+			"cmpdir":     cmdCmpdir,
+			"grab":       cmdGrab,
+			"webhook":    cmdWebhook,
+			"driftdata":  cmdDriftdata,
+			"editobject": cmdEditObject,
 		},
 	})))
 }

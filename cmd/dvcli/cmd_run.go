@@ -48,10 +48,16 @@ func cmdRun(e *env) *cli.Command {
 
 // runFlags are the flags dv run and dv train share.
 func runFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "dep", Aliases: []string{"d"}, Usage: "an input `PATH`: tracked data that must match its pointer (repeatable)"},
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "a parameter `k=v` (repeatable)"},
 		&cli.BoolFlag{Name: "force", Usage: "run even when the run cache holds the result"},
+	}, onFlagDefs()...)
+}
+
+// onFlagDefs are the --on flags of dv run, dv train and dv retrain.
+func onFlagDefs() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "on", Usage: "submit the run to compute `TARGET` of dv.yaml (Slurm or Kubernetes)"},
 		&cli.BoolFlag{Name: "wait", Value: true, Usage: "with --on: follow the job, streaming its log, until its run is recorded"},
 		&cli.BoolFlag{Name: "detach", Usage: "with --on: print the job id and return (dv runs --follow ID later)"},

@@ -85,21 +85,3 @@ func printOn(w io.Writer, e *env, res *compute.Result) {
 		fmt.Fprintf(w, "follow it with: dv runs --follow %s\n", res.Job.Ref())
 	}
 }
-
-// submitter returns a function that runs a run on compute target name,
-// waiting for its recorded run (dv retrain --on), and one that closes the
-// target's remote.
-func submitter(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.Recorder, name string) (func(context.Context, train.RunOptions) (*train.RunResult, error), func(), error) {
-	c, done, err := computeClient(ctx, e, r, rc, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return func(ctx context.Context, o train.RunOptions) (*train.RunResult, error) {
-		o.Stdout, o.Stderr = nil, nil
-		res, err := c.Run(ctx, o, compute.Options{})
-		if res == nil {
-			return nil, err
-		}
-		return res.Run, err
-	}, done, nil
-}

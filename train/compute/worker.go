@@ -151,7 +151,7 @@ func (w *Worker) fetchInputs(ctx context.Context, deps []string) error {
 	if len(deps) == 0 {
 		return nil
 	}
-	ptrs, err := w.Repo.ReadPointers(nil)
+	ptrs, err := w.Repo.ReadPointers(ctx, nil)
 	if err != nil {
 		return err
 	}
