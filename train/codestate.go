@@ -20,6 +20,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -146,7 +147,7 @@ func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 func skipCodePath(rel string, exclude []string) bool {
 	base := path.Base(rel)
 	first, _, _ := strings.Cut(rel, "/")
-	if strings.HasSuffix(rel, workspace.PointerExt) || base == ".gitignore" || first == workspace.DirName {
+	if strings.HasSuffix(rel, pointer.Ext) || base == ".gitignore" || first == workspace.DirName {
 		return true
 	}
 	for _, x := range exclude {

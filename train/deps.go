@@ -8,6 +8,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -79,7 +80,7 @@ func CheckOutputs(ctx context.Context, r *workspace.Repo, deps, outs []string) e
 }
 
 // covered reports whether rel is a tracked path or lies inside one.
-func covered(ptrs map[string]*workspace.Pointer, rel string) bool {
+func covered(ptrs map[string]*pointer.Pointer, rel string) bool {
 	for p := range ptrs {
 		if rel == p || strings.HasPrefix(rel, p+"/") {
 			return true

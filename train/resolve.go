@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 )
@@ -33,7 +34,7 @@ func Resolve(r *workspace.Repo, rs *refs.Store, target string, prefixes ...strin
 		}
 	}
 	if rel, err := r.Rel(target); err == nil {
-		p, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt)
+		p, err := pointer.Read(r.Abs(rel) + pointer.Ext)
 		switch {
 		case err == nil && p.Record.IsZero():
 			return objects.ID{}, fmt.Errorf("%s: has no record yet (run dv add %s)", target, target)

@@ -11,12 +11,13 @@ import (
 // packages it may import. See docs/ARCHITECTURE.md.
 var allowed = map[string][]string{
 	"objects":           {},
-	"objects/workspace": {"objects"},
+	"objects/pointer":   {"objects"},
+	"objects/workspace": {"objects", "objects/pointer"},
 	"refs":              {"objects"},
-	"refs/git":          {"objects", "objects/workspace"},
+	"refs/git":          {"objects", "objects/pointer"},
 	"remote":            {"objects", "refs"},
-	"lineage":           {"objects", "refs", "refs/git", "objects/workspace"},
-	"train":             {"objects", "refs", "refs/git", "lineage", "remote", "objects/workspace"},
+	"lineage":           {"objects", "objects/pointer", "refs", "refs/git"},
+	"train":             {"objects", "objects/pointer", "objects/workspace", "refs", "refs/git", "lineage", "remote"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 )
@@ -119,7 +120,7 @@ func pointerList(rels []string) string {
 	var parts []string
 	seen := map[string]bool{}
 	for _, r := range rels {
-		parts = append(parts, r+workspace.PointerExt)
+		parts = append(parts, r+pointer.Ext)
 		gi := path.Join(path.Dir(r), ".gitignore")
 		if !seen[gi] {
 			seen[gi] = true

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -38,7 +39,7 @@ func cmdLs(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			var ptrs map[string]*workspace.Pointer
+			var ptrs map[string]*pointer.Pointer
 			if rev := cmd.String("rev"); rev != "" {
 				g, err := openGit(r)
 				if err != nil {
@@ -89,7 +90,7 @@ func cmdLs(e *env) *cli.Command {
 
 // lsTree lists the files at or below rel, which is a tracked path or a
 // path inside a tracked directory.
-func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*workspace.Pointer, rel string) ([]lsEntry, error) {
+func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*pointer.Pointer, rel string) ([]lsEntry, error) {
 	_, e, err := r.Locate(ctx, ptrs, rel)
 	if err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*workspace.P
 	return out, walk(rel, e)
 }
 
-func sortedPaths(m map[string]*workspace.Pointer) []string {
+func sortedPaths(m map[string]*pointer.Pointer) []string {
 	ps := make([]string, 0, len(m))
 	for p := range m {
 		ps = append(ps, p)

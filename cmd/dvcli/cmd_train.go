@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -78,7 +78,7 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 func gitAddList(paths []string) string {
 	var list, ignores []string
 	for _, p := range paths {
-		list = append(list, p+workspace.PointerExt)
+		list = append(list, p+pointer.Ext)
 		gi := ".gitignore"
 		if dir := path.Dir(p); dir != "." {
 			gi = dir + "/" + gi

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
@@ -33,8 +34,8 @@ func newRecorder(ctx context.Context, r *workspace.Repo) (*lineage.Recorder, err
 
 // versionAnnotator records a new data version each time dv add changes a
 // pointer (or the pointer has no record yet).
-func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, objects.Putter, *workspace.Pointer, *workspace.Pointer) (func(context.Context) error, error) {
-	return func(ctx context.Context, w objects.Putter, p, prev *workspace.Pointer) (func(context.Context) error, error) {
+func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, objects.Putter, *pointer.Pointer, *pointer.Pointer) (func(context.Context) error, error) {
+	return func(ctx context.Context, w objects.Putter, p, prev *pointer.Pointer) (func(context.Context) error, error) {
 		if prev != nil && prev.OID == p.OID && !p.Record.IsZero() && prev.Kind == p.Kind && prev.Name == p.Name &&
 			prev.Desc == p.Desc && fmt.Sprint(prev.Meta) == fmt.Sprint(p.Meta) {
 			return nil, nil // nothing new to record
@@ -55,7 +56,7 @@ func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) fu
 // record id.
 func resolveVersion(r *workspace.Repo, target string) (objects.ID, error) {
 	if rel, err := r.Rel(target); err == nil {
-		if p, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt); err == nil {
+		if p, err := pointer.Read(r.Abs(rel) + pointer.Ext); err == nil {
 			if p.Record.IsZero() {
 				return objects.ID{}, fmt.Errorf("%s: has no record yet (run dv add %s)", target, target)
 			}

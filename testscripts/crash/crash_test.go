@@ -98,7 +98,7 @@ import (
 	"time"
 
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 var (
@@ -482,7 +482,7 @@ func refsSound(t testing.TB, proj, ptr, when string) {
 		return nil
 	})
 	if ptr != "" {
-		if p, err := workspace.ReadPointer(ptr); err == nil && !p.Record.IsZero() {
+		if p, err := pointer.Read(ptr); err == nil && !p.Record.IsZero() {
 			check("the record of "+filepath.Base(ptr), p.Record)
 		}
 	}
@@ -686,7 +686,7 @@ func crashAdd(t *testing.T, d *dataset, n int, ta *tally) {
 	if o.code != 0 {
 		t.Fatalf("calibration: %v", o.res)
 	}
-	ref, err := workspace.ReadPointer(filepath.Join(cal, "data.dv"))
+	ref, err := pointer.Read(filepath.Join(cal, "data.dv"))
 	if err != nil {
 		t.Fatalf("calibration: %v", err)
 	}
@@ -708,7 +708,7 @@ func crashAdd(t *testing.T, d *dataset, n int, ta *tally) {
 		if perr == nil {
 			// The pointer is only written once its data is durable: it must
 			// be whole and name the complete data.
-			p, err := workspace.ReadPointer(ptrPath)
+			p, err := pointer.Read(ptrPath)
 			if err != nil {
 				t.Fatalf("after the kill: pointer file is not whole: %v", err)
 			}
@@ -751,7 +751,7 @@ func crashAdd(t *testing.T, d *dataset, n int, ta *tally) {
 		if r.code != 0 {
 			t.Fatalf("re-run: %v", r)
 		}
-		p, err := workspace.ReadPointer(ptrPath)
+		p, err := pointer.Read(ptrPath)
 		if err != nil {
 			t.Fatalf("re-run: %v", err)
 		}
