@@ -12,7 +12,7 @@ import (
 var allowed = map[string][]string{
 	"objects":           {},
 	"objects/pointer":   {"objects"},
-	"objects/workspace": {"objects", "objects/pointer"},
+	"objects/workspace": {"objects", "objects/pointer", "refs"},
 	"refs":              {"objects"},
 	"refs/git":          {"objects", "objects/pointer"},
 	"remote":            {"objects", "refs"},
