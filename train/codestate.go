@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -151,7 +153,7 @@ func skipCodePath(rel string, exclude []string) bool {
 		return true
 	}
 	for _, x := range exclude {
-		if rel == x || strings.HasPrefix(rel, x+"/") {
+		if workspace.Under(rel, x) {
 			return true
 		}
 	}
@@ -218,7 +220,7 @@ func CacheKey(k KeyInput) string {
 		Code    string      `json:"code"`
 		Args    [][2]string `json:"args"`
 	}{V: cacheKeyVersion, Command: k.Command, Params: []kv{}, Inputs: []kv{}, Outputs: append([]string{}, k.Outputs...), Model: k.Model}
-	for _, p := range sortedKeys(k.Params) {
+	for _, p := range slices.Sorted(maps.Keys(k.Params)) {
 		canon.Params = append(canon.Params, kv{p, k.Params[p]})
 	}
 	for _, in := range k.Inputs {
@@ -228,7 +230,7 @@ func CacheKey(k KeyInput) string {
 	sort.Strings(canon.Outputs)
 	if k.Code != nil {
 		canon.Code = k.Code.Digest
-		for _, p := range sortedKeys(k.Code.Args) {
+		for _, p := range slices.Sorted(maps.Keys(k.Code.Args)) {
 			canon.Args = append(canon.Args, [2]string{p, k.Code.Args[p]})
 		}
 	}

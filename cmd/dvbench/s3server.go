@@ -316,13 +316,11 @@ func deletePrefix(ctx context.Context, c *awss3.Client, bucket, prefix string) e
 // methods formats per-method request counts, e.g. "GET 3, PUT 40".
 func methods(m map[string]int64) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
-
-func sortedKeys(m map[string]int64) []string { return slices.Sorted(maps.Keys(m)) }
 
 func randHex(n int) string {
 	b := make([]byte, n)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 )
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 type fsckProblem struct {
 	What   string `json:"what"`

@@ -3,6 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 
@@ -54,7 +56,7 @@ func cmdLs(e *env) *cli.Command {
 			}
 			var out []lsEntry
 			if cmd.Args().Len() == 0 {
-				for _, p := range sortedPaths(ptrs) {
+				for _, p := range slices.Sorted(maps.Keys(ptrs)) {
 					ptr := ptrs[p]
 					out = append(out, lsEntry{Path: p, Type: ptr.Type, Kind: ptr.Kind, Size: ptr.Size, Files: ptr.Files, ID: ptr.OID})
 				}
@@ -114,13 +116,4 @@ func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*pointer.Poi
 		return nil
 	}
 	return out, walk(rel, e)
-}
-
-func sortedPaths(m map[string]*pointer.Pointer) []string {
-	ps := make([]string, 0, len(m))
-	for p := range m {
-		ps = append(ps, p)
-	}
-	sortStrings(ps)
-	return ps
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -61,7 +62,7 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 	for _, out := range res.Outputs {
 		fmt.Fprintf(w, "  output %s: version %s\n", out.Path, out.Record.Short())
 	}
-	for _, k := range sortedMetricNames(res.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
 		fmt.Fprintf(w, "  %s = %s\n", k, formatMetric(res.Metrics[k]))
 	}
 	if len(res.Outputs) > 0 && !res.Cached {

@@ -16,7 +16,7 @@ import (
 func (r *Repo) Locate(ctx context.Context, ptrs map[string]*pointer.Pointer, rel string) (string, objects.TreeEntry, error) {
 	var top string
 	for p := range ptrs {
-		if (rel == p || strings.HasPrefix(rel, p+"/")) && len(p) > len(top) {
+		if Under(rel, p) && len(p) > len(top) {
 			top = p
 		}
 	}
@@ -75,3 +75,7 @@ func (r *Repo) Targets(ctx context.Context, paths []string) (map[string]objects.
 	}
 	return out, nil
 }
+
+// Under reports whether the slash-separated work-tree path p is dir or
+// lies below it.
+func Under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }

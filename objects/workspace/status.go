@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
@@ -97,7 +99,7 @@ func (r *Repo) Status(ctx context.Context, paths []string) ([]PathStatus, int64,
 	if err != nil {
 		return nil, 0, err
 	}
-	rels := sortedKeys(ptrs)
+	rels := slices.Sorted(maps.Keys(ptrs))
 	work, read, err := r.WorkSnapshot(ctx, rels)
 	if err != nil {
 		return nil, 0, err

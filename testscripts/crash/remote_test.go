@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -310,7 +312,7 @@ func remoteSound(t testing.TB, st remoteState, proj, when string) {
 		t.Fatalf("%s: open store: %v", when, err)
 	}
 	defer store.Close()
-	for _, name := range sortedKeys(st.refs) {
+	for _, name := range slices.Sorted(maps.Keys(st.refs)) {
 		id := st.refs[name]
 		if !store.Has(id) {
 			continue // another project's ref: its data is checked by a fetch
