@@ -101,6 +101,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 var (
@@ -543,7 +544,7 @@ func TestCrash(t *testing.T) {
 	if ep, err := s3Endpoint(); err != nil {
 		t.Errorf("push-s3: %v", err)
 	} else if ep != "" {
-		c, err := s3Client(context.Background(), ep)
+		c, err := s3test.NewClient(context.Background(), ep, nil)
 		if err != nil {
 			t.Fatalf("push-s3: %v", err)
 		}
