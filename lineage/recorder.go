@@ -8,6 +8,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // Recorder writes records: it stamps them with who, when and which
@@ -15,7 +16,7 @@ import (
 type Recorder struct {
 	Store *objects.Store
 	Refs  *refs.Store
-	Code  refs.Context // the git context ("" commit outside git)
+	Code  gitrepo.Context // the git context ("" commit outside git)
 	Now   func() time.Time
 }
 
@@ -23,7 +24,7 @@ type Recorder struct {
 func RefFor(typ, name string) string {
 	prefix := map[string]string{
 		TypeDataset: "datasets", TypeLabels: "labels", TypeModel: "models",
-		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics", TypePromotion: "events",
+		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics", TypePromotion: "events", TypeDrift: "drift",
 	}[typ]
 	return prefix + "/" + refs.SafeRefPart(name)
 }

@@ -16,19 +16,29 @@ var (
 )
 
 // CorruptError reports damaged data: an object whose bytes do not hash to
-// its id, or a file that does not parse. It matches ErrCorrupt.
+// its id, a file cut short, or a file that does not parse. It matches
+// ErrCorrupt. I/O errors that say nothing about the bytes (permission
+// denied, too many open files) are never a CorruptError.
 type CorruptError struct {
 	What   string // "object", "pack", "index", "tree", ...
 	Name   string // object id or file name
-	Reason string
+	Reason string // what is wrong, for people
+	Err    error  // the cause, if any (io.ErrUnexpectedEOF, a parse error)
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("integrity error: %s %s: %s", e.What, e.Name, e.Reason)
+	reason := e.Reason
+	if reason == "" && e.Err != nil {
+		reason = e.Err.Error()
+	}
+	return fmt.Sprintf("integrity error: %s %s: %s", e.What, e.Name, reason)
 }
 
 // Is makes errors.Is(err, ErrCorrupt) true.
 func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
 
 // NotFoundError names the missing object. It matches ErrNotFound.
 type NotFoundError struct{ ID ID }

@@ -2,6 +2,7 @@ package objects
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -218,4 +219,28 @@ func PackID(pack []byte) (ID, error) {
 		return ID{}, fmt.Errorf("pack trailer claims %d entries, more than fit", n)
 	}
 	return ID(blake3.Sum256(pack[uint64(len(pack))-size:])), nil
+}
+
+// VerifyPack checks a whole pack held in memory against its name id: the
+// trailer must hash to id and parse, and every object it lists must decode
+// to its id. It returns the pack's entries, or a *CorruptError naming the
+// first damaged object (or the pack, when the trailer is at fault). The
+// pack's bytes are read once, object by object, as they lie in the file.
+func VerifyPack(pack []byte, id ID) ([]Entry, error) {
+	if got, err := PackID(pack); err != nil {
+		return nil, &CorruptError{What: "pack", Name: id.String(), Reason: err.Error(), Err: err}
+	} else if got != id {
+		return nil, corrupt("pack", id.String(), "trailer does not match its name")
+	}
+	entries, err := ReadPackEntries(bytes.NewReader(pack), int64(len(pack)))
+	if err != nil {
+		return nil, &CorruptError{What: "pack", Name: id.String(), Reason: err.Error(), Err: err}
+	}
+	for _, e := range entries {
+		stored := pack[e.Offset : e.Offset+uint64(e.Length)]
+		if err := VerifyStored(e, stored); err != nil {
+			return nil, &CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("in pack %s: %v", id.Short(), err), Err: err}
+		}
+	}
+	return entries, nil
 }

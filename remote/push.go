@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 
@@ -166,16 +165,31 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 	return st, nil
 }
 
-// uploadPackFile uploads a local pack, verifying each object first so a
-// damaged local pack is never spread.
+// uploadPackFile uploads a local pack after verifying every object in it
+// against its id (the pack's name covers only its trailer), so a damaged
+// local pack is never spread. The file is read once; objects are checked
+// in that buffer, in file order, before the upload starts.
 func (s *Syncer) uploadPackFile(ctx context.Context, p objects.PackIndex) error {
 	path := s.Local.PackPath(p.Pack)
-	b, err := os.ReadFile(path)
+	b, err := objects.ReadFileMax(path, "pack", objects.MaxFileSize)
 	if err != nil {
 		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)
 	}
-	if id, err := objects.PackID(b); err != nil || id != p.Pack {
-		return &objects.CorruptError{What: "pack", Name: p.Pack.String(), Reason: "content does not match its name; run dv fsck"}
+	entries, err := objects.VerifyPack(b, p.Pack)
+	if err != nil {
+		return fmt.Errorf("%w; not pushed (run dv fsck)", err)
+	}
+	// The index's entries must be the trailer's: those are what the
+	// remote index will list.
+	inPack := make(map[objects.ID]objects.Entry, len(entries))
+	for _, e := range entries {
+		inPack[e.ID] = e
+	}
+	for _, e := range p.Entries {
+		if inPack[e.ID] != e {
+			return &objects.CorruptError{What: "object", Name: e.ID.String(),
+				Reason: fmt.Sprintf("the local index places it in pack %s, whose trailer disagrees; not pushed (run dv fsck)", p.Pack.Short())}
+		}
 	}
 	if err := s.Remote.Put(ctx, PacksPrefix+p.Pack.String(), bytes.NewReader(b), int64(len(b))); err != nil {
 		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)

@@ -43,7 +43,7 @@ func readRefBlob(ctx context.Context, st Store, name string) ([]byte, error) {
 func parseRefBlob(name string, b []byte) (objects.ID, error) {
 	id, err := objects.ParseID(strings.TrimSpace(string(b)))
 	if err != nil {
-		return id, &objects.CorruptError{What: "remote ref", Name: name, Reason: err.Error()}
+		return id, &objects.CorruptError{What: "remote ref", Name: name, Reason: err.Error(), Err: err}
 	}
 	return id, nil
 }

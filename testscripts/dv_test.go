@@ -65,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"cpdir":      cmdCpdir,
 			"cmpdir":     cmdCmpdir,
 			"grab":       cmdGrab,
+			"webhook":    cmdWebhook,
 			"editobject": cmdEditObject,
 		},
 	}))

@@ -2,6 +2,7 @@ package dvcli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -42,9 +43,11 @@ func cmdFsck(e *env) *cli.Command {
 			if cmd.IsSet("remote") {
 				return fsckRemote(ctx, e, r, cmd.String("remote"), cmd.Int("jobs"))
 			}
-			st, err := r.Store.Check(ctx, bad)
-			if err != nil {
-				return err
+			// ioErr: files that could not be read (not damage); the
+			// problems found meanwhile are still reported.
+			st, ioErr := r.Store.Check(ctx, bad)
+			if ctx.Err() != nil {
+				return ioErr
 			}
 			if cmd.Bool("repair") {
 				rs, err := repair(ctx, r, problems)
@@ -53,8 +56,8 @@ func cmdFsck(e *env) *cli.Command {
 				}
 				e.printf("repair: %d packs indexed again, %d damaged objects dropped from the index\n", rs.Reindexed, rs.Dropped)
 				problems = nil
-				if st, err = r.Store.Check(ctx, bad); err != nil {
-					return err
+				if st, ioErr = r.Store.Check(ctx, bad); ctx.Err() != nil {
+					return ioErr
 				}
 			}
 			notHere, err := checkRoots(ctx, r, &problems)
@@ -91,7 +94,7 @@ func cmdFsck(e *env) *cli.Command {
 					e.printf("%d sound packs are not indexed (an interrupted add, or a damaged index): dv fsck --repair indexes them, dv gc removes them\n", st.Unindexed)
 				}
 			}
-			return problemsError(problems)
+			return errors.Join(problemsError(problems), ioErr)
 		},
 	}
 }
@@ -178,16 +181,22 @@ func checkRoots(ctx context.Context, r *workspace.Repo, problems *[]fsckProblem)
 		if !r.Store.Has(ids[n]) {
 			*problems = append(*problems, fsckProblem{"ref", n, fmt.Sprintf("names record %s, which the store lacks", ids[n].Short())})
 		} else if err := r.Store.Complete(ctx, ids[n]); err != nil {
+			if !errors.Is(err, objects.ErrCorrupt) && !errors.Is(err, objects.ErrNotFound) {
+				return nil, err // not damage: a file that could not be read
+			}
 			*problems = append(*problems, fsckProblem{"ref", n, err.Error()})
 		}
 	}
-	ptrs, err := r.ReadPointers(nil)
+	ptrs, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := []notHere{}
 	for _, p := range sortedPaths(ptrs) {
 		n, err := r.Store.Missing(ctx, ptrs[p].OID)
+		if err != nil && !errors.Is(err, objects.ErrCorrupt) && !errors.Is(err, objects.ErrNotFound) {
+			return nil, err
+		}
 		if err != nil {
 			*problems = append(*problems, fsckProblem{"path", p, err.Error()})
 		} else if n > 0 {
@@ -195,6 +204,9 @@ func checkRoots(ctx context.Context, r *workspace.Repo, problems *[]fsckProblem)
 		}
 		if rec := ptrs[p].Record; !rec.IsZero() {
 			if err := r.Store.Complete(ctx, rec); err != nil {
+				if !errors.Is(err, objects.ErrCorrupt) && !errors.Is(err, objects.ErrNotFound) {
+					return nil, err
+				}
 				*problems = append(*problems, fsckProblem{"path", p, "its record: " + err.Error()})
 			}
 		}

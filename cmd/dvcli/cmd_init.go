@@ -12,7 +12,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 const yamlTemplate = `# dv project file (committed to git). See dv help and docs/ for every key.
@@ -65,7 +65,7 @@ func cmdInit(e *env) *cli.Command {
 				return err
 			}
 			if !cmd.Bool("no-git") {
-				if _, err := refs.OpenGit(root); errors.Is(err, refs.ErrNoGit) {
+				if _, err := gitrepo.Open(root); errors.Is(err, gitrepo.ErrNoGit) {
 					return fmt.Errorf("%s is not in a git work tree: run git init first, or dv init --no-git", root)
 				} else if err != nil {
 					return err

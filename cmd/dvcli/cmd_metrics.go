@@ -14,15 +14,25 @@ import (
 func cmdMetrics(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "metrics",
-		Usage: "show and compare the metrics of model versions and runs",
+		Usage: "show and compare the metrics of model versions and runs; record production metrics",
 		Commands: []*cli.Command{
+			cmdMetricsLog(e),
 			{
 				Name:      "show",
 				Usage:     "show the metrics of a model (its latest version), a run or a record; all models when none is named",
 				ArgsUsage: "[TARGET]",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "history", Usage: "list the production metrics recorded on the model's versions (dv metrics log), newest first"},
+				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					if cmd.Args().Len() > 1 {
 						return usagef("metrics show takes at most one TARGET")
+					}
+					if cmd.Bool("history") {
+						if cmd.Args().Len() != 1 {
+							return usagef("metrics show --history needs a MODEL")
+						}
+						return metricsHistory(ctx, e, cmd.Args().First())
 					}
 					return metricsShow(ctx, e, cmd.Args().First())
 				},

@@ -35,7 +35,7 @@ func cmdRun(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runStep(ctx, e, o, cmd.StringSlice("dep"), cmd.StringSlice("out"), "", "")
+			return runStep(ctx, e, o, cmd.StringSlice("dep"), cmd.StringSlice("out"), "", "", onFlagsOf(cmd))
 		},
 	}
 }
@@ -46,6 +46,10 @@ func runFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dep", Aliases: []string{"d"}, Usage: "an input `PATH`: tracked data that must match its pointer (repeatable)"},
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "a parameter `k=v` (repeatable)"},
 		&cli.BoolFlag{Name: "force", Usage: "run even when the run cache holds the result"},
+		&cli.StringFlag{Name: "on", Usage: "submit the run to compute `TARGET` of dv.yaml (Slurm or Kubernetes)"},
+		&cli.BoolFlag{Name: "wait", Value: true, Usage: "with --on: follow the job, streaming its log, until its run is recorded"},
+		&cli.BoolFlag{Name: "detach", Usage: "with --on: print the job id and return (dv runs --follow ID later)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "with --on: print the sbatch script or Kubernetes Job, submit nothing"},
 	}
 }
 
@@ -66,7 +70,7 @@ func runOptions(cmd *cli.Command, name string) (train.RunOptions, error) {
 }
 
 // runStep resolves the paths, runs, and prints the result.
-func runStep(ctx context.Context, e *env, o train.RunOptions, deps, outs []string, modelPath, metricsFile string) error {
+func runStep(ctx context.Context, e *env, o train.RunOptions, deps, outs []string, modelPath, metricsFile string, on ...onFlags) error {
 	r, err := openRepo()
 	if err != nil {
 		return err
@@ -101,6 +105,9 @@ func runStep(ctx context.Context, e *env, o train.RunOptions, deps, outs []strin
 		if e.json {
 			o.Stdout = e.stderr // stdout carries only the JSON result
 		}
+	}
+	if len(on) > 0 && on[0].target != "" {
+		return runOn(ctx, e, r, rc, o, on[0])
 	}
 	res, err := (&train.Runner{Repo: r, Rec: rc}).Run(ctx, o)
 	var fe *train.FailedError

@@ -40,7 +40,7 @@ func cmdTrain(e *env) *cli.Command {
 				return err
 			}
 			o.Model = &train.ModelOptions{Name: name}
-			return runStep(ctx, e, o, cmd.StringSlice("dep"), []string{out}, out, cmd.String("metrics"))
+			return runStep(ctx, e, o, cmd.StringSlice("dep"), []string{out}, out, cmd.String("metrics"), onFlagsOf(cmd))
 		},
 	}
 }

@@ -17,7 +17,8 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
+	"github.com/dv-ml/dv/train/compute"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -114,6 +115,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, new(*compute.UnknownTargetError)):
+		return ExitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		return ExitIntegrity
 	case errors.Is(err, registry.ErrRejected):
@@ -177,6 +180,10 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
 			cmdLog(e), cmdLineage(e),
 			cmdPromote(e), cmdModels(e), cmdRollback(e),
+			cmdRetrain(e),
+			cmdExport(e), cmdVerifyBundle(e),
+			cmdReport(e),
+			cmdJob(e),
 		},
 	}
 }
@@ -223,4 +230,4 @@ func relPaths(r *workspace.Repo, args []string) ([]string, error) {
 }
 
 // openGit opens the project's git repository.
-func openGit(r *workspace.Repo) (*refs.Git, error) { return refs.OpenGit(r.Root) }
+func openGit(r *workspace.Repo) (*gitrepo.Git, error) { return gitrepo.Open(r.Root) }

@@ -31,7 +31,7 @@ type CheckoutResult struct {
 }
 
 // checkoutTempPrefix starts the names of files being written by checkout;
-// scans remove leftovers of a killed checkout.
+// scans skip them and remove those older than TempAge (a killed checkout).
 const checkoutTempPrefix = ".dv-checkout-"
 
 // writerPool keeps the buffered writers of checkout: a fresh 256 KiB
@@ -116,7 +116,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 		for rel, t := range targets {
 			m[rel] = t.ID
 		}
-		if err := r.saveTracked(m); err != nil {
+		if err := r.setTracked(m); err != nil {
 			errs = append(errs, err)
 		}
 	}

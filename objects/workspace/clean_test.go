@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,7 +39,7 @@ func TestCleanTemp(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "data.dv"), []byte("version: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n, err := r.CleanTemp(10 * time.Minute)
+	n, err := r.CleanTemp(context.Background(), 10*time.Minute)
 	if err != nil || n != len(gone) {
 		t.Fatalf("removed %d, %v; want %d", n, err, len(gone))
 	}
@@ -51,5 +52,38 @@ func TestCleanTemp(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed: %v", p, err)
 		}
+	}
+}
+
+// TestScanKeepsFreshCheckoutTemp: dv status (the scanner) never deletes a
+// checkout's temporary file that may still be written; one older than
+// TempAge, left by a killed checkout, goes. Neither counts as data.
+func TestScanKeepsFreshCheckoutTemp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := tstRepo(t)
+	tstWrite(t, r.Root, "data/a.csv", []byte("a,b\n"), 0o644)
+	if _, err := r.Add(ctx, "data", AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(r.Root, "data", checkoutTempPrefix+"111")
+	stale := filepath.Join(r.Root, "data", checkoutTempPrefix+"222")
+	for _, p := range []string{fresh, stale} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-TempAge - time.Minute)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if got := tstStatus(t, r); got["data"] != "clean" {
+		t.Fatalf("status %v: a temporary file counted as data", got)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("status removed a fresh checkout temporary: %v", err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale checkout temporary left: %v", err)
 	}
 }

@@ -71,6 +71,7 @@ func DecodeConfig(b []byte) (*Config, error) {
 	if len(c.doc.Content) != 1 || c.doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errors.New("not a mapping of keys")
 	}
+	flowNulls(&c.doc, false)
 	if err := checkTopLevel(c.doc.Content[0]); err != nil {
 		return nil, err
 	}
@@ -111,6 +112,20 @@ func DecodeConfig(b []byte) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// flowNulls spells out the empty nulls inside flow collections
+// ({path_style: }) as "null": the YAML encoder would write them back as
+// an empty quoted string (no longer null), so a config dv accepts could not be read
+// again after an edit. Block-style empty values encode back as they were.
+func flowNulls(n *yaml.Node, inFlow bool) {
+	if n.Kind == yaml.ScalarNode && inFlow && n.Tag == "!!null" && n.Value == "" {
+		n.Value = "null"
+	}
+	inFlow = inFlow || n.Style&yaml.FlowStyle != 0
+	for _, k := range n.Content {
+		flowNulls(k, inFlow)
+	}
 }
 
 // Validate checks a remote's name and settings.

@@ -1,6 +1,8 @@
 package workspace
 
 import (
+	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -77,21 +79,40 @@ func FuzzDecodeConfig(f *testing.F) {
 	f.Add([]byte("version: 1\n"))
 	f.Add([]byte("remotes:\n  a: {url: /x}\n"))
 	f.Add([]byte("remotes: &a\n  b: *a\n"))
+	f.Add([]byte("remotes:\n  a: {url: /x, path_style: }\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeConfig(b)
 		if err != nil {
 			return
 		}
+		// Whatever dv accepts, it must write back (dv remote add rewrites
+		// the file) and read again with the same meaning.
 		out, err := c.Encode()
 		if err != nil {
-			return
+			t.Fatalf("accepted config does not encode: %v\n%q", err, b)
 		}
 		c2, err := DecodeConfig(out)
 		if err != nil {
-			t.Fatalf("re-decode of encoded config failed: %v\n%s", err, out)
+			t.Fatalf("re-decode of encoded config failed: %v\nin:  %q\nout: %q", err, b, out)
 		}
-		if len(c2.Remotes) != len(c.Remotes) || c2.Default != c.Default {
-			t.Fatalf("round trip changed remotes: %v vs %v", c.Remotes, c2.Remotes)
+		if !reflect.DeepEqual(c2.Remotes, c.Remotes) || c2.Default != c.Default {
+			t.Fatalf("round trip changed remotes: %+v (default %q) became %+v (default %q)\n%q",
+				c.Remotes, c.Default, c2.Remotes, c2.Default, out)
+		}
+		// The whole document, sections included, means the same.
+		var v1, v2 any
+		if c.doc.Decode(&v1) != nil {
+			return // an alias bomb or the like: the typed decode above stood
+		}
+		if err := c2.doc.Decode(&v2); err != nil {
+			t.Fatalf("re-decoded document does not decode: %v\n%q", err, out)
+		}
+		if !reflect.DeepEqual(v1, v2) {
+			t.Fatalf("round trip changed the document:\n%#v\n%#v\nout: %q", v1, v2, out)
+		}
+		out2, err := c2.Encode()
+		if err != nil || !bytes.Equal(out2, out) {
+			t.Fatalf("encoding is not stable: %q then %q (%v)", out, out2, err)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -26,6 +27,7 @@ type scanner struct {
 	cache  *StatCache
 	jobs   int
 	onData func(n int64) // progress: bytes read or skipped
+	now    func() time.Time
 
 	mu    sync.Mutex
 	trees map[objects.ID]*objects.Tree // every tree built, for diffs
@@ -44,7 +46,7 @@ type racyFile struct {
 
 func newScanner(r *Repo, put objects.Putter) *scanner {
 	return &scanner{root: r.Root, put: put, cache: r.Cache, jobs: r.jobs(), onData: r.progress(),
-		trees: map[objects.ID]*objects.Tree{}}
+		now: r.Now, trees: map[objects.ID]*objects.Tree{}}
 }
 
 // dirNode is a directory being scanned.
@@ -133,8 +135,10 @@ func (w *walker) walk(ctx context.Context, d *dirNode) error {
 			continue // never data: a nested repository or store
 		}
 		if strings.HasPrefix(name, checkoutTempPrefix) {
-			// Left by a checkout that was killed: not data.
-			_ = os.Remove(filepath.Join(abs, name))
+			// Being written by a checkout, or left by a killed one: not
+			// data. Removed only once stale, so a running checkout keeps
+			// its file.
+			removeIfStale(filepath.Join(abs, name), de, s.now().Add(-TempAge))
 			continue
 		}
 		rel := d.rel + "/" + name
