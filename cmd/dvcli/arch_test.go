@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"train/alert":       {"objects/workspace"},
 	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert", "train/registry"},
 	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train", "train/registry"},
-	"train/report":      {"objects", "refs", "lineage", "objects/workspace"},
+	"train/report":      {"objects", "refs", "lineage", "objects/workspace", "train/registry"},
 	"train/compute":     {"train", "objects", "refs", "lineage", "remote", "objects/workspace"},
 }
 

@@ -117,7 +117,7 @@ func newPlan(ctx context.Context, r *workspace.Repo, rs *refs.Store, id objects.
 	if mt, err := train.MetricsOf(ctx, r.Store, id); err == nil && len(mt.Metrics) > 0 {
 		m.Metrics = mt.Metrics
 	}
-	if m.Aliases, err = aliasesOf(rs, name, id); err != nil {
+	if m.Aliases, err = aliasesOf(ctx, r.Store, rs, name, id); err != nil {
 		return nil, err
 	}
 	m.Alias = opts.alias
@@ -135,17 +135,26 @@ func newPlan(ctx context.Context, r *workspace.Repo, rs *refs.Store, id objects.
 	return p, nil
 }
 
-// aliasesOf lists the aliases of model name that hold id.
-func aliasesOf(rs *refs.Store, name string, id objects.ID) ([]string, error) {
-	names, ids, err := rs.List()
+// aliasesOf lists the aliases of model name that hold id (by the head of
+// the model's event chain: an alias ref names the event that gave it).
+func aliasesOf(ctx context.Context, s *objects.Store, rs *refs.Store, name string, id objects.ID) ([]string, error) {
+	names, _, err := rs.List()
 	if err != nil {
 		return nil, err
 	}
-	prefix := "aliases/" + refs.SafeRefPart(name) + "/"
+	prefix := registry.AliasesPrefix + refs.SafeRefPart(name) + "/"
 	var out []string
 	for _, n := range names {
-		if strings.HasPrefix(n, prefix) && ids[n] == id {
-			out = append(out, strings.TrimPrefix(n, prefix))
+		alias, ok := strings.CutPrefix(n, prefix)
+		if !ok || strings.Contains(alias, "/") {
+			continue
+		}
+		h, err := registry.HolderOf(ctx, s, rs, name, alias)
+		if err != nil {
+			return nil, err
+		}
+		if h.Version == id {
+			out = append(out, alias)
 		}
 	}
 	sort.Strings(out)

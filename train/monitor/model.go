@@ -18,11 +18,12 @@ import (
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // AliasPrefix starts the refs of aliases: aliases/MODEL/ALIAS names the
-// model version that holds ALIAS.
-const AliasPrefix = "aliases/"
+// promotion event that gave ALIAS its holder (registry.HolderOf).
+const AliasPrefix = registry.AliasesPrefix
 
 // Holder is one model version named by a user or held by an alias.
 type Holder struct {
@@ -46,9 +47,8 @@ var ErrNotModel = errors.New("not a model")
 // ResolveModel finds the model version a user names: MODEL (the latest
 // version, models/MODEL), MODEL@ALIAS (aliases/MODEL/ALIAS), MODEL@vN (the
 // Nth version), or MODEL@ID (a record id or prefix of one of MODEL's
-// versions).
-//
-// TODO(registry): replace with the registry's one resolver once it lands.
+// versions). Versions and aliases are the registry's (VersionNumber,
+// HolderOf).
 func ResolveModel(ctx context.Context, s *objects.Store, rs *refs.Store, spec string) (*Holder, error) {
 	model, at, hasAt := strings.Cut(spec, "@")
 	if model == "" || hasAt && at == "" {
@@ -66,22 +66,21 @@ func ResolveModel(ctx context.Context, s *objects.Store, rs *refs.Store, spec st
 	case !hasAt:
 	case len(at) > 1 && at[0] == 'v' && isDigits(at[1:]):
 		n, _ := strconv.Atoi(at[1:])
-		chain, err := versions(ctx, s, latest)
+		id, err := registry.VersionNumber(ctx, s, rs, model, n)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w: %w", spec, err, ErrNotModel)
 		}
-		if n < 1 || n > len(chain) {
-			return nil, fmt.Errorf("%s: %s has %d versions: %w", spec, model, len(chain), ErrNotModel)
-		}
-		h.Version = chain[len(chain)-n]
+		h.Version = id
 	default:
-		id, err := rs.Get(AliasPrefix + model + "/" + at)
-		if err == nil {
-			h.Alias, h.Version = at, id
-			break
-		}
-		if !errors.Is(err, refs.ErrNotFound) && refs.ValidName(AliasPrefix+model+"/"+at) == nil {
-			return nil, err
+		if registry.ValidAlias(at) == nil {
+			hold, err := registry.HolderOf(ctx, s, rs, model, at)
+			if err != nil {
+				return nil, err
+			}
+			if !hold.Version.IsZero() {
+				h.Alias, h.Version = at, hold.Version
+				break
+			}
 		}
 		id, rerr := s.Resolve(at)
 		if len(at) < 8 || rerr != nil {
@@ -98,25 +97,6 @@ func ResolveModel(ctx context.Context, s *objects.Store, rs *refs.Store, spec st
 	}
 	h.Record = rec
 	return h, nil
-}
-
-// versions returns the chain of versions ending at latest, newest first.
-func versions(ctx context.Context, s *objects.Store, latest objects.ID) ([]objects.ID, error) {
-	var out []objects.ID
-	seen := map[objects.ID]bool{}
-	for id := latest; !id.IsZero() && !seen[id]; {
-		seen[id] = true
-		rec, err := lineage.Load(ctx, s, id)
-		if err != nil {
-			return nil, fmt.Errorf("model version %s: %w", id.Short(), err)
-		}
-		if rec.Type != lineage.TypeModel {
-			break
-		}
-		out = append(out, id)
-		id = rec.Previous
-	}
-	return out, nil
 }
 
 // Holders returns the model versions that hold an alias
@@ -138,7 +118,14 @@ func Holders(ctx context.Context, s *objects.Store, rs *refs.Store, model string
 		if i < 0 || model != "" && rest[:i] != model {
 			continue
 		}
-		out = append(out, &Holder{Model: rest[:i], Alias: rest[i+1:], Version: ids[n]})
+		hold, err := registry.HolderOf(ctx, s, rs, rest[:i], rest[i+1:])
+		if err != nil {
+			return nil, err
+		}
+		if hold.Version.IsZero() {
+			continue
+		}
+		out = append(out, &Holder{Model: rest[:i], Alias: rest[i+1:], Version: hold.Version})
 		aliased[rest[:i]] = true
 	}
 	for _, n := range names {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Options say which model the page is about.
@@ -70,15 +72,24 @@ func Build(ctx context.Context, r *workspace.Repo, rs *refs.Store, o Options) (*
 		if !ok {
 			continue
 		}
+		// An alias ref names the event that gave it; the chain's head
+		// says which version holds it.
+		h, err := registry.HolderOf(ctx, r.Store, rs, d.Model, alias)
+		if err != nil {
+			return nil, err
+		}
 		for i := range d.Versions {
-			if d.Versions[i].ID == ids[ref].String() {
+			if d.Versions[i].ID == h.Version.String() {
 				d.Versions[i].Aliases = append(d.Versions[i].Aliases, alias)
 			}
 		}
-		if alias == d.Alias {
-			holder = ids[ref]
+		if alias == d.Alias && !h.Version.IsZero() {
+			holder = h.Version
 			d.Holder = nameOf[holder]
 		}
+	}
+	if err := readDecisions(ctx, r, rs, d); err != nil {
+		return nil, err
 	}
 	root := holder
 	if root.IsZero() {
@@ -271,4 +282,26 @@ func WriteFile(ctx context.Context, r *workspace.Repo, rs *refs.Store, o Options
 		return nil, err
 	}
 	return d, nil
+}
+
+// readDecisions fills the alias history, oldest first, from the model's
+// event chain.
+func readDecisions(ctx context.Context, r *workspace.Repo, rs *refs.Store, d *Data) error {
+	ms, err := registry.Models(ctx, r.Store, rs, d.Model)
+	if err != nil || len(ms) == 0 {
+		return err
+	}
+	name := func(n int, none bool) string {
+		if none {
+			return ""
+		}
+		return "v" + strconv.Itoa(n)
+	}
+	evs := ms[0].Events
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := evs[i]
+		d.Events = append(d.Events, Event{Time: e.Time, Alias: e.Alias, Decision: e.Decision,
+			From: name(e.FromNumber, e.From.IsZero()), To: name(e.ToNumber, e.To.IsZero()), Who: e.Who, Reason: e.Reason})
+	}
+	return nil
 }
