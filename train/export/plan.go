@@ -105,13 +105,17 @@ func newPlan(ctx context.Context, r *workspace.Repo, rs *refs.Store, id objects.
 	if name == "" {
 		name = rec.Path
 	}
-	label := fmt.Sprintf("model %s v%d", name, len(versions))
+	number := len(versions)
+	if rec.Number > 0 { // numbered when written (registry): the number everyone shows
+		number = rec.Number
+	}
+	label := fmt.Sprintf("model %s v%d", name, number)
 	epoch := rec.Time.UTC().Truncate(time.Second)
 	if opts.Epoch != nil {
 		epoch = opts.Epoch.UTC().Truncate(time.Second)
 	}
 	m := &Manifest{Version: ManifestVersion, Kind: bundleKind, DV: opts.DVVersion,
-		Model: ModelInfo{Name: name, Number: len(versions), Record: id, Path: rec.Path, Data: rec.Data,
+		Model: ModelInfo{Name: name, Number: number, Record: id, Path: rec.Path, Data: rec.Data,
 			Size: rec.Size, Time: rec.Time.UTC(), Who: rec.Who, Commit: rec.Commit, Dirty: rec.Dirty,
 			Desc: rec.Desc, Meta: rec.Meta, Created: epoch}}
 	if mt, err := train.MetricsOf(ctx, r.Store, id); err == nil && len(mt.Metrics) > 0 {
