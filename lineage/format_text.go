@@ -172,24 +172,13 @@ func details(e Entry) []string {
 		add("status", status)
 		add("command", strings.Join(e.Command, " "))
 		add("params", strings.Join(kvs(e.Params), " "))
+		if e.Job != nil {
+			add("job", JobText(e.Job))
+		}
 	}
 	add("metrics", strings.Join(metricKVs(e.Metrics), " "))
 	if d := e.Drift; d != nil {
-		verdict := "no drift"
-		if d.Detected {
-			verdict = "DRIFT"
-		}
-		var cols []string
-		for _, c := range d.Columns {
-			if c.Drift {
-				cols = append(cols, c.Column)
-			}
-		}
-		v := fmt.Sprintf("%s: %d of %d columns", verdict, d.Drifted, d.Checked)
-		if len(cols) > 0 {
-			v += " (" + strings.Join(cols, ", ") + ")"
-		}
-		add("drift", v)
+		add("drift", DriftText(d))
 	}
 	return out
 }

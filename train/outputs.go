@@ -287,11 +287,14 @@ func (rn *Runner) restorePointer(ctx context.Context, b *batch, o RunOptions, ou
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return restored{}, err
 	}
+	if a, ok := rn.recordedVersion(ctx, o, out, cur, run); ok {
+		if cur != nil && cur.Record == a.record && cur.OID == out.Data {
+			return restored{record: cur.Record}, nil
+		}
+		return a, nil
+	}
 	if cur != nil && cur.OID == out.Data && !cur.Record.IsZero() {
 		return restored{record: cur.Record}, nil
-	}
-	if a, ok := rn.recordedVersion(ctx, o, out, cur, run); ok {
-		return a, nil
 	}
 	if err := rn.Repo.Store.Complete(ctx, out.Data); err != nil {
 		return restored{}, fmt.Errorf("%s: cached output: %w", out.Path, err)

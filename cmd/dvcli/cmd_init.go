@@ -43,6 +43,9 @@ project: %s
 # drift:
 #   method: auto
 #   threshold: 0.1
+# serve:                     # dv export --format docker (docs/deploy.md)
+#   base: scratch            # FROM; e.g. python:3.12-slim
+#   command: [python, serve.py, --model, /model]
 # remotes:
 #   default: shelf
 #   shelf: {url: ../shelf}

@@ -19,6 +19,10 @@ func cmdRuns(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "runs",
 		Usage: "list recorded runs, newest first, with their params and metrics",
+		Description: "Jobs submitted with dv run/train --on and not recorded yet are listed first (submitted,\n" +
+			"running). --follow ID streams a job's log until its run is recorded; --cancel ID cancels it\n" +
+			"and records the run failed. --env A prints a run's environment (OS, tools, lock files,\n" +
+			"Python packages, GPUs, image); --env A B prints what differs between two runs'.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only the runs of step or model `NAME`"},
 			&cli.StringFlag{Name: "log", Usage: "print the stdout and stderr of `RUN` (a run id, or a name for its latest run)"},

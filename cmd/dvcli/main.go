@@ -19,6 +19,7 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	gitrepo "github.com/dv-ml/dv/refs/git"
 	"github.com/dv-ml/dv/train/compute"
+	"github.com/dv-ml/dv/train/drift"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -29,6 +30,7 @@ const (
 	ExitUsage       = 2
 	ExitIntegrity   = 3
 	ExitRejected    = 4
+	ExitDrift       = 5
 	ExitInterrupted = 130
 )
 
@@ -121,6 +123,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitIntegrity
 	case errors.Is(err, registry.ErrRejected):
 		return ExitRejected
+	case errors.Is(err, drift.ErrDrift):
+		return ExitDrift
 	}
 	return ExitError
 }
@@ -178,12 +182,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdInit(e), cmdAdd(e), cmdStatus(e), cmdCheckout(e), cmdDiff(e), cmdLs(e),
 			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
-			cmdLog(e), cmdLineage(e),
-			cmdPromote(e), cmdModels(e), cmdRollback(e),
+			cmdLog(e), cmdLineage(e), cmdDrift(e),
 			cmdRetrain(e),
 			cmdExport(e), cmdVerifyBundle(e),
 			cmdReport(e),
 			cmdJob(e),
+			cmdPromote(e), cmdModels(e), cmdRollback(e),
 		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -24,7 +25,14 @@ func kubeArgs(j *Job, args ...string) []string {
 }
 
 func (kube) Submit(ctx context.Context, j *Job, manifest []byte) (string, error) {
-	_, err := run(ctx, manifest, "kubectl", kubeArgs(j, "apply", "-f", "-")...)
+	args := []string{"apply", "-f", "-"}
+	if kubectlMinor(ctx) < 25 {
+		// Before 1.25 kubectl validates on the client, from the server's
+		// OpenAPI v2 document; the API server validates the Job anyway.
+		// From 1.25 the server validates (fieldValidation=Strict).
+		args = append(args, "--validate=false")
+	}
+	_, err := run(ctx, manifest, "kubectl", kubeArgs(j, args...)...)
 	var ce *commandError
 	if errors.As(err, &ce) {
 		return "", &RefusedError{Engine: "kubernetes", Msg: ce.msg}
@@ -146,4 +154,22 @@ func (kube) Log(ctx context.Context, j *Job, off int64) ([]byte, error) {
 func (kube) Cancel(ctx context.Context, j *Job) error {
 	_, err := run(ctx, nil, "kubectl", kubeArgs(j, "delete", "job", j.ID, "--cascade=background", "--wait=false")...)
 	return err
+}
+
+// kubectlMinor returns kubectl's minor version (0 when it cannot say).
+func kubectlMinor(ctx context.Context) int {
+	out, err := run(ctx, nil, "kubectl", "version", "--client", "-o", "json")
+	if err != nil {
+		return 0
+	}
+	var v struct {
+		ClientVersion struct {
+			Minor string `json:"minor"`
+		} `json:"clientVersion"`
+	}
+	if json.Unmarshal(out, &v) != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimRight(v.ClientVersion.Minor, "+"))
+	return n
 }
