@@ -21,7 +21,7 @@ import (
 
 // logTypes are what --type accepts: record types and data kinds.
 var logTypes = []string{lineage.TypeDataset, lineage.TypeLabels, lineage.TypeImport, lineage.TypeRun,
-	lineage.TypeModel, lineage.TypeMetrics, lineage.TypeDrift, "other"}
+	lineage.TypeModel, lineage.TypeMetrics, lineage.TypePromotion, lineage.TypeDrift, "other"}
 
 func cmdLog(e *env) *cli.Command {
 	return &cli.Command{

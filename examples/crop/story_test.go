@@ -18,7 +18,7 @@ import (
 // exits non-zero at the first surprise.
 func TestStory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the whole story (about 20 s) does not run with -short")
+		t.Skip("the whole story (15 to 40 s) does not run with -short")
 	}
 	for _, tool := range []string{"bash", "git", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
