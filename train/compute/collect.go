@@ -112,7 +112,7 @@ func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.Ru
 	switch {
 	case st.State == StateCancelled && reason == "":
 		reason = "cancelled"
-	case st.State == StateSucceeded || st.State == StateFailed:
+	case st.State == StateSucceeded || st.State == StateFailed && !st.Stop:
 		reason = fmt.Sprintf("the job's dv exited with status %d before recording the run (%s)", st.ExitCode, st.State)
 		if st.Reason != "" {
 			reason += ": " + st.Reason

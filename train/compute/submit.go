@@ -255,6 +255,9 @@ func (c *Client) Follow(ctx context.Context, j *Job) (*train.RunResult, error) {
 			}
 		}
 		if st.Final {
+			if st.Stop {
+				_ = eng.Cancel(ctx, j)
+			}
 			off = c.stream(ctx, eng, j, off)
 			return c.collect(ctx, j, st)
 		}
