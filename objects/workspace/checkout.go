@@ -34,7 +34,8 @@ type CheckoutResult struct {
 }
 
 // checkoutTempPrefix starts the names of files being written by checkout;
-// scans skip them and remove those older than TempAge (a killed checkout).
+// scans skip them, and remove those whose writer (the pid in the name) is
+// gone on this host or that are older than TempAge (a killed checkout).
 const checkoutTempPrefix = ".dv-checkout-"
 
 // writerPool keeps the buffered writers of checkout: a fresh 256 KiB
