@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -104,6 +105,11 @@ func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options)
 	}
 	if opts.Recorder, err = newRecorder(ctx, r); err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Hold the heap to the budget (plus room for buffers), so memory
+		// the sketches free is reused rather than grown past.
+		debug.SetMemoryLimit(opts.MemoryBudget + 48<<20)
 	}
 	rep, err := drift.Check(ctx, r, opts)
 	if err != nil {

@@ -79,6 +79,9 @@ func Check(ctx context.Context, r *workspace.Repo, opts Options) (*Report, error
 	if b.sketchK <= 0 {
 		b.sketchK = SketchK
 	}
+	for _, f := range append(append([]dataFile{}, ref.files...), cur.files...) {
+		b.sizeHint += f.size
+	}
 	rt := newTable(ref.name, nil, opts.Columns, b)
 	if err := readData(ctx, r, ref, rt); err != nil {
 		return nil, err
