@@ -135,6 +135,9 @@ func Summary(r *Record) string {
 		if len(r.Params) > 0 {
 			parts = append(parts, strings.Join(kvs(r.Params), " "))
 		}
+		if r.Job != nil {
+			parts = append(parts, JobText(r.Job))
+		}
 	case TypeImport:
 		parts = append(parts, "from "+r.Source)
 	case TypeModel:
@@ -236,6 +239,15 @@ func nodeLabel(e Entry) []string {
 		lines = append(lines, strings.Join(metricKVs(e.Metrics), " "))
 	}
 	return lines
+}
+
+// JobText says where a run submitted to a compute engine ran.
+func JobText(j *Job) string {
+	s := fmt.Sprintf("on %s (%s job %s", j.Target, j.Engine, j.ID)
+	if j.Node != "" {
+		s += ", node " + j.Node
+	}
+	return s + ")"
 }
 
 // PromotionText describes a decision: "production: v2 -> v3 promoted

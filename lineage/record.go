@@ -49,6 +49,35 @@ type Env struct {
 	CPUs      int               `json:"cpus,omitempty"`
 	Versions  map[string]string `json:"versions,omitempty"`   // go, python, dv, ...
 	LockFiles map[string]string `json:"lock_files,omitempty"` // file name -> BLAKE3 of its content
+
+	Python       *PythonEnv    `json:"python,omitempty"`       // the interpreter of a Python command
+	Accelerators []Accelerator `json:"accelerators,omitempty"` // GPUs, from nvidia-smi
+	Image        string        `json:"image,omitempty"`        // the container image (by digest) the run ran in
+}
+
+// PythonEnv is the interpreter a Python command ran with and the
+// distributions installed for it.
+type PythonEnv struct {
+	Executable string     `json:"executable"`
+	Version    string     `json:"version"`
+	Count      int        `json:"count"`             // installed distributions
+	Packages   objects.ID `json:"packages,omitzero"` // a file of "name==version" lines, sorted, held by the run
+}
+
+// Accelerator is one GPU.
+type Accelerator struct {
+	Name   string `json:"name"`
+	Driver string `json:"driver,omitempty"`
+	CUDA   string `json:"cuda,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// Job is where a run submitted to a compute engine ran.
+type Job struct {
+	Engine string `json:"engine"`         // slurm, kubernetes
+	Target string `json:"target"`         // the compute: entry of dv.yaml
+	ID     string `json:"id"`             // the engine's job id (Slurm job id, Kubernetes Job name)
+	Node   string `json:"node,omitempty"` // the node (or pod) it ran on
 }
 
 // IO is one input or output of a run.
@@ -108,6 +137,8 @@ type Record struct {
 	Env      *Env              `json:"env,omitempty"`
 	CodeTree string            `json:"code_tree,omitempty"` // git tree of the commit
 	CacheKey string            `json:"cache_key,omitempty"`
+	Job      *Job              `json:"job,omitempty"`    // set when the run ran on a compute engine
+	Reason   string            `json:"reason,omitempty"` // why a failed run failed, when not its exit code
 
 	// Models and metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
@@ -115,6 +146,11 @@ type Record struct {
 	// Number is a model version's sequence number (1, 2, ...: crop@v3),
 	// its ref's previous version's number plus one.
 	Number int `json:"number,omitempty"`
+	// Skip, in a numbered chain (model versions by Number, promotion
+	// events by Seq), names the record numbered n&(n-1) (n with its lowest
+	// set bit cleared) when that is not 0, so that a version or a moment
+	// is found in O(log² n) reads (Seek).
+	Skip objects.ID `json:"skip,omitzero"`
 
 	// Promotion events (Name is the model, Previous the model's previous
 	// event: the chain).
@@ -303,7 +339,7 @@ func Load(ctx context.Context, s *objects.Store, id objects.ID) (*Record, error)
 	}
 	r, err := DecodeRecord(b)
 	if err != nil {
-		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return r, nil
 }

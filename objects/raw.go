@@ -29,10 +29,10 @@ func (s *Store) LoadStored(ctx context.Context, id ID) (Entry, []byte, error) {
 	}
 	stored := make([]byte, l.Length)
 	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
-		return Entry{}, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
+		return Entry{}, nil, loadErr(id, l.Pack, err)
 	}
 	if err := VerifyStored(l.Entry, stored); err != nil {
-		return Entry{}, nil, corrupt("object", id.String(), "in pack %s: %v", l.Pack.Short(), err)
+		return Entry{}, nil, &CorruptError{What: "object", Name: id.String(), Reason: fmt.Sprintf("in pack %s: %v", l.Pack.Short(), err), Err: err}
 	}
 	return l.Entry, stored, nil
 }

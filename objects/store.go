@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,6 +43,10 @@ type Store struct {
 
 	fmu   sync.Mutex
 	files map[ID]*os.File
+
+	// readAt, when set, replaces readPackFile: the seam through which unit
+	// tests inject I/O errors that root would bypass (EACCES, EMFILE).
+	readAt func(id ID, b []byte, off int64) error
 }
 
 // Init creates the store's directories under dir.
@@ -171,7 +176,7 @@ func (s *Store) mergeIndex() error {
 }
 
 func (s *Store) readIndexFile(name string) ([]PackIndex, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, IndexDir, name))
+	b, err := ReadFileMax(filepath.Join(s.dir, IndexDir, name), "index", MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read index %s: %w", name, err)
 	}
@@ -283,7 +288,19 @@ const maxOpenPacks = 256
 // readPackAt reads len(b) bytes at off from pack id. Pack files stay open
 // for later reads, up to maxOpenPacks; beyond that (many small packs, one
 // per run) a file is opened for the read and closed after it.
+//
+// A missing pack or a read cut short is damage (a *CorruptError wrapping
+// the cause); any other error (permission denied, too many open files, a
+// directory where the pack should be) is returned as the *fs.PathError
+// that names the file: not damage.
 func (s *Store) readPackAt(id ID, b []byte, off int64) error {
+	if s.readAt != nil {
+		return s.readAt(id, b, off)
+	}
+	return s.readPackFile(id, b, off)
+}
+
+func (s *Store) readPackFile(id ID, b []byte, off int64) error {
 	s.fmu.Lock()
 	f, ok := s.files[id]
 	if !ok {
@@ -292,7 +309,7 @@ func (s *Store) readPackAt(id ID, b []byte, off int64) error {
 		if err != nil {
 			s.fmu.Unlock()
 			if errors.Is(err, fs.ErrNotExist) {
-				return corrupt("pack", id.String(), "missing from the store")
+				return &CorruptError{What: "pack", Name: id.String(), Reason: "missing from the store", Err: err}
 			}
 			return err
 		}
@@ -302,11 +319,26 @@ func (s *Store) readPackAt(id ID, b []byte, off int64) error {
 		}
 	}
 	s.fmu.Unlock()
-	_, err := f.ReadAt(b, off)
+	n, err := f.ReadAt(b, off)
 	if !ok {
 		_ = f.Close()
 	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &CorruptError{What: "pack", Name: id.String(),
+			Reason: fmt.Sprintf("cut short: %d of %d bytes at offset %d", n, len(b), off), Err: io.ErrUnexpectedEOF}
+	}
 	return err
+}
+
+// loadErr turns a failed read of object id from pack p into the error
+// Load and LoadStored return: damage stays a *CorruptError (exit 3) naming
+// the object, any other error keeps its path (exit 1).
+func loadErr(id, p ID, err error) error {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("object %s: %w", id, err)
+	}
+	return fmt.Errorf("object %s: read pack %s: %w", id.Short(), p.Short(), err)
 }
 
 // Load returns the type and bytes of object id, read from its pack,
@@ -321,15 +353,11 @@ func (s *Store) Load(ctx context.Context, id ID) (Type, []byte, error) {
 	}
 	stored := make([]byte, l.Length)
 	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
-		var ce *CorruptError
-		if errors.As(err, &ce) {
-			return 0, nil, fmt.Errorf("object %s: %w", id, err)
-		}
-		return 0, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
+		return 0, nil, loadErr(id, l.Pack, err)
 	}
 	data, err := decompress(l.Comp, stored, int(l.RawLen))
 	if err != nil {
-		return 0, nil, corrupt("object", id.String(), "in pack %s: %v", l.Pack.Short(), err)
+		return 0, nil, &CorruptError{What: "object", Name: id.String(), Reason: fmt.Sprintf("in pack %s: %v", l.Pack.Short(), err), Err: err}
 	}
 	if Hash(l.Type, data) != id {
 		return 0, nil, corrupt("object", id.String(), "content does not match its id (pack %s)", l.Pack.Short())

@@ -132,13 +132,13 @@ func (s *Syncer) GC(ctx context.Context, roots []objects.ID, grace time.Duration
 	}
 	for n := range youngIndex {
 		st.KeptYoung++
-		b, err := ReadAll(ctx, s.Remote, IndexPrefix+n)
+		b, err := ReadAllMax(ctx, s.Remote, IndexPrefix+n, objects.MaxFileSize)
 		if err != nil {
 			return st, err
 		}
 		pis, err := objects.DecodeIndex(b)
 		if err != nil {
-			return st, &objects.CorruptError{What: "remote index", Name: n, Reason: err.Error()}
+			return st, &objects.CorruptError{What: "remote index", Name: n, Reason: err.Error(), Err: err}
 		}
 		for _, pi := range pis {
 			young[pi.Pack] = true

@@ -101,12 +101,12 @@ func (s *Syncer) LoadIndex(ctx context.Context) (*Index, error) {
 	g.SetLimit(s.jobs())
 	for i, n := range names {
 		g.Go(func() error {
-			b, err := os.ReadFile(filepath.Join(cache, n))
+			b, err := objects.ReadFileMax(filepath.Join(cache, n), "index", objects.MaxFileSize)
 			if err == nil && objects.ID(sum(b)).String() == n {
 				datas[i] = b
 				return nil
 			}
-			b, err = ReadAll(gctx, s.Remote, IndexPrefix+n)
+			b, err = ReadAllMax(gctx, s.Remote, IndexPrefix+n, objects.MaxFileSize)
 			if err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func (s *Syncer) LoadIndex(ctx context.Context) (*Index, error) {
 	for i, b := range datas {
 		packs, err := objects.DecodeIndex(b)
 		if err != nil {
-			return nil, &objects.CorruptError{What: "remote index", Name: names[i], Reason: err.Error()}
+			return nil, &objects.CorruptError{What: "remote index", Name: names[i], Reason: err.Error(), Err: err}
 		}
 		idx.add(packs)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 
@@ -172,7 +171,7 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 // in that buffer, in file order, before the upload starts.
 func (s *Syncer) uploadPackFile(ctx context.Context, p objects.PackIndex) error {
 	path := s.Local.PackPath(p.Pack)
-	b, err := os.ReadFile(path)
+	b, err := objects.ReadFileMax(path, "pack", objects.MaxFileSize)
 	if err != nil {
 		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)
 	}

@@ -20,7 +20,7 @@ func CheckInputs(ctx context.Context, r *workspace.Repo, deps []string) ([]linea
 	if len(deps) == 0 {
 		return nil, nil
 	}
-	ptrs, err := r.ReadPointers(nil)
+	ptrs, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -54,11 +54,7 @@ func CheckInputs(ctx context.Context, r *workspace.Repo, deps []string) ([]linea
 
 // CheckOutputs refuses output paths that are also inputs, that repeat, or
 // that lie inside (or contain) other tracked data, before anything runs.
-func CheckOutputs(r *workspace.Repo, deps, outs []string) error {
-	ptrs, err := r.Pointers()
-	if err != nil {
-		return err
-	}
+func CheckOutputs(ctx context.Context, r *workspace.Repo, deps, outs []string) error {
 	for i, o := range outs {
 		if slices.Contains(outs[:i], o) {
 			return fmt.Errorf("%s: named twice as an output", o)
@@ -68,13 +64,15 @@ func CheckOutputs(r *workspace.Repo, deps, outs []string) error {
 				return fmt.Errorf("%s: is both an input (%s) and an output; a run may not change its own inputs", o, d)
 			}
 		}
-		for _, p := range ptrs {
-			if strings.HasPrefix(o, p+"/") {
-				return fmt.Errorf("%s: inside %s, which is tracked as a whole; name %s as the output", o, p, p)
-			}
-			if strings.HasPrefix(p, o+"/") {
-				return fmt.Errorf("%s: contains %s, which is tracked on its own", o, p)
-			}
+		inside, contains, err := r.Nesting(ctx, o)
+		if err != nil {
+			return err
+		}
+		if inside != "" {
+			return fmt.Errorf("%s: inside %s, which is tracked as a whole; name %s as the output", o, inside, inside)
+		}
+		if contains != "" {
+			return fmt.Errorf("%s: contains %s, which is tracked on its own", o, contains)
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // tstProject is a git work tree with a dv project, a Runner on it, and a
@@ -52,7 +53,7 @@ func newProject(t *testing.T) *tstProject {
 	t.Cleanup(func() { _ = r.Close() })
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	rc := &lineage.Recorder{Store: r.Store, Refs: refs.Open(filepath.Join(r.Dir, "refs")),
-		Code: refs.Context{Tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
+		Code: gitrepo.Context{Tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
 		Now:  func() time.Time { clock = clock.Add(time.Second); return clock }}
 	return &tstProject{t: t, root: root, r: r, rn: &Runner{Repo: r, Rec: rc},
 		counter: filepath.Join(t.TempDir(), "counter")}

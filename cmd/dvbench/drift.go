@@ -1,6 +1,6 @@
 package main
 
-// P12: dv drift on W7, a 1 GiB CSV of 7 columns (age, income, score, x1,
+// P12: dv drift on W12, a 1 GiB CSV of 7 columns (age, income, score, x1,
 // x2: numbers; city, plan: categories) as the reference and a quarter of
 // that, with income's mean moved, as the current data (sizes follow
 // -scale), against the same tests done by pandas + SciPy (drift_ref.py,
@@ -25,10 +25,10 @@ import (
 //go:embed drift_ref.py
 var driftRefPy []byte
 
-const w7Size = 1 << 30 // W7's reference CSV at -scale 1
+const w12Size = 1 << 30 // W12's reference CSV at -scale 1
 
-// w7 is the generated drift workload.
-type w7 struct {
+// w12 is the generated drift workload.
+type w12 struct {
 	dir              string
 	ref, cur         string
 	refBytes, curB   int64
@@ -37,22 +37,22 @@ type w7 struct {
 	script           string
 }
 
-// genW7 writes the two CSV files and a dv project to record the checks.
-func (b *bench) genW7(ctx context.Context) error {
-	w := &b.w7
-	w.dir = filepath.Join(b.root, "w7")
+// genW12 writes the two CSV files and a dv project to record the checks.
+func (b *bench) genW12(ctx context.Context) error {
+	w := &b.w12
+	w.dir = filepath.Join(b.root, "w12")
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
 		return err
 	}
 	if err := b.initProject(ctx, w.dir); err != nil {
 		return err
 	}
-	w.ref, w.cur = filepath.Join(b.root, "w7-ref.csv"), filepath.Join(b.root, "w7-cur.csv")
+	w.ref, w.cur = filepath.Join(b.root, "w12-ref.csv"), filepath.Join(b.root, "w12-cur.csv")
 	var err error
-	if w.refRows, w.refBytes, err = writeDriftCSV(w.ref, scaled(w7Size, b.cfg.scale, 1<<20), 50, 1); err != nil {
+	if w.refRows, w.refBytes, err = writeDriftCSV(w.ref, scaled(w12Size, b.cfg.scale, 1<<20), 50, 1); err != nil {
 		return err
 	}
-	if w.curRows, w.curB, err = writeDriftCSV(w.cur, scaled(w7Size/4, b.cfg.scale, 1<<18), 53, 2); err != nil {
+	if w.curRows, w.curB, err = writeDriftCSV(w.cur, scaled(w12Size/4, b.cfg.scale, 1<<18), 53, 2); err != nil {
 		return err
 	}
 	w.script = filepath.Join(b.root, "drift_ref.py")
@@ -102,9 +102,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *bench) describeW7() string {
-	w := b.w7
-	return fmt.Sprintf("W7: reference CSV %d rows × 7 columns (%s), current %d rows (%s, income's mean moved by 0.3 sd)",
+func (b *bench) describeW12() string {
+	w := b.w12
+	return fmt.Sprintf("W12: reference CSV %d rows × 7 columns (%s), current %d rows (%s, income's mean moved by 0.3 sd)",
 		w.refRows, humanBytes(w.refBytes), w.curRows, humanBytes(w.curB))
 }
 
@@ -142,15 +142,15 @@ type bufWriter struct{ b []byte }
 
 func (w *bufWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
-// runW7 is one run of P12: dv drift, then pandas + SciPy (alternating
+// runW12 is one run of P12: dv drift, then pandas + SciPy (alternating
 // which goes first), each timed with its peak RSS.
-func (b *bench) runW7(ctx context.Context, run int) error {
-	w := b.w7
+func (b *bench) runW12(ctx context.Context, run int) error {
+	w := b.w12
 	dv := func() error {
 		syncAll(ctx)
 		out, wall, cpu, rss, err := measured(ctx, w.dir, b.dv, []string{"--json", "drift", "-r", w.ref, "-c", w.cur}, 5)
 		if err != nil {
-			b.res.fail("W7 dv drift", run, err)
+			b.res.fail("W12 dv drift", run, err)
 			return err
 		}
 		var rep struct {
@@ -162,12 +162,12 @@ func (b *bench) runW7(ctx context.Context, run int) error {
 		if err := json.Unmarshal(out, &rep); err != nil {
 			return fmt.Errorf("dv drift --json: %w", err)
 		}
-		b.res.setSecs("W7 dv drift", run, wall)
-		b.res.setSecs("W7 dv drift cpu", run, cpu)
-		b.res.set("W7 dv drift rss", run, float64(rss))
-		b.res.set("W7 dv drift MiB/s", run, float64(w.refBytes+w.curB)/(1<<20)/wall)
-		b.res.set("W7 dv drifted columns", run, float64(rep.Drift.Drifted))
-		b.logf("  %-24s %s, peak RSS %s, approximate %v", "W7 dv drift", fmtSeconds(wall), humanBytes(rss), rep.Drift.Approximate)
+		b.res.setSecs("W12 dv drift", run, wall)
+		b.res.setSecs("W12 dv drift cpu", run, cpu)
+		b.res.set("W12 dv drift rss", run, float64(rss))
+		b.res.set("W12 dv drift MiB/s", run, float64(w.refBytes+w.curB)/(1<<20)/wall)
+		b.res.set("W12 dv drifted columns", run, float64(rep.Drift.Drifted))
+		b.logf("  %-24s %s, peak RSS %s, approximate %v", "W12 dv drift", fmtSeconds(wall), humanBytes(rss), rep.Drift.Approximate)
 		return nil
 	}
 	py := func() error {
@@ -177,13 +177,13 @@ func (b *bench) runW7(ctx context.Context, run int) error {
 		syncAll(ctx)
 		_, wall, cpu, rss, err := measured(ctx, w.dir, w.python, []string{w.script, w.ref, w.cur})
 		if err != nil {
-			b.res.fail("W7 pandas", run, err)
+			b.res.fail("W12 pandas", run, err)
 			return err
 		}
-		b.res.setSecs("W7 pandas", run, wall)
-		b.res.setSecs("W7 pandas cpu", run, cpu)
-		b.res.set("W7 pandas rss", run, float64(rss))
-		b.logf("  %-24s %s, peak RSS %s", "W7 pandas+scipy", fmtSeconds(wall), humanBytes(rss))
+		b.res.setSecs("W12 pandas", run, wall)
+		b.res.setSecs("W12 pandas cpu", run, cpu)
+		b.res.set("W12 pandas rss", run, float64(rss))
+		b.logf("  %-24s %s, peak RSS %s", "W12 pandas+scipy", fmtSeconds(wall), humanBytes(rss))
 		return nil
 	}
 	first, second := dv, py
@@ -197,9 +197,9 @@ func (b *bench) runW7(ctx context.Context, run int) error {
 		return err
 	}
 	if w.python != "" {
-		d, p := b.res.vals["W7 dv drift rss"], b.res.vals["W7 pandas rss"]
+		d, p := b.res.vals["W12 dv drift rss"], b.res.vals["W12 pandas rss"]
 		if run < len(d) && run < len(p) && p[run] > 0 {
-			b.res.set("W7 rss %", run, 100*d[run]/p[run])
+			b.res.set("W12 rss %", run, 100*d[run]/p[run])
 		}
 	}
 	return nil
@@ -207,17 +207,17 @@ func (b *bench) runW7(ctx context.Context, run int) error {
 
 // driftRows are the table's rows of P12.
 func driftRows(b *bench) []row {
-	w := fmt.Sprintf("dv drift W7 (%s + %s)", humanBytes(b.w7.refBytes), humanBytes(b.w7.curB))
+	w := fmt.Sprintf("dv drift W12 (%s + %s)", humanBytes(b.w12.refBytes), humanBytes(b.w12.curB))
 	return []row{
-		{goal: "P12", what: w, dv: "W7 dv drift", ref: "W7 pandas", label: "pandas + SciPy", maxRatio: 1.0 / 3, target: "≤ 0.33× (3× faster)"},
-		{goal: "P12", what: "dv drift W7: peak RSS", dv: "W7 dv drift rss", unit: "bytes", worst: true, target: "≤ 256 MiB",
+		{goal: "P12", what: w, dv: "W12 dv drift", ref: "W12 pandas", label: "pandas + SciPy", maxRatio: 1.0 / 3, target: "≤ 0.33× (3× faster)"},
+		{goal: "P12", what: "dv drift W12: peak RSS", dv: "W12 dv drift rss", unit: "bytes", worst: true, target: "≤ 256 MiB",
 			pass: func(v float64) bool { return v <= 256<<20 }},
-		{goal: "P12", what: "peak RSS: dv / pandas + SciPy", dv: "W7 rss %", unit: "%", worst: true, target: "≤ 25 %",
+		{goal: "P12", what: "peak RSS: dv / pandas + SciPy", dv: "W12 rss %", unit: "%", worst: true, target: "≤ 25 %",
 			pass: func(v float64) bool { return v <= 25 }},
-		{goal: "P12", what: "pandas + SciPy: peak RSS", dv: "W7 pandas rss", unit: "bytes", target: "info"},
-		{goal: "P12", what: "dv drift W7: throughput (MiB/s)", dv: "W7 dv drift MiB/s", unit: "count", target: "info"},
-		{goal: "P12", what: "dv drift W7: CPU time (user+sys)", dv: "W7 dv drift cpu", unit: "s", target: "info"},
-		{goal: "P12", what: "pandas + SciPy: CPU time (user+sys)", dv: "W7 pandas cpu", unit: "s", target: "info"},
-		{goal: "P12", what: "dv drift W7: columns drifted (income)", dv: "W7 dv drifted columns", unit: "count", target: "info"},
+		{goal: "P12", what: "pandas + SciPy: peak RSS", dv: "W12 pandas rss", unit: "bytes", target: "info"},
+		{goal: "P12", what: "dv drift W12: throughput (MiB/s)", dv: "W12 dv drift MiB/s", unit: "count", target: "info"},
+		{goal: "P12", what: "dv drift W12: CPU time (user+sys)", dv: "W12 dv drift cpu", unit: "s", target: "info"},
+		{goal: "P12", what: "pandas + SciPy: CPU time (user+sys)", dv: "W12 pandas cpu", unit: "s", target: "info"},
+		{goal: "P12", what: "dv drift W12: columns drifted (income)", dv: "W12 dv drifted columns", unit: "count", target: "info"},
 	}
 }

@@ -12,16 +12,18 @@ import (
 var allowed = map[string][]string{
 	"objects":           {},
 	"objects/workspace": {"objects"},
-	"refs":              {"objects", "objects/workspace"},
-	"remote":            {"objects", "refs", "objects/workspace"},
-	"lineage":           {"objects", "refs", "objects/workspace"},
-	"train":             {"objects", "refs", "lineage", "remote", "objects/workspace", "train/registry"},
+	"refs":              {"objects"},
+	"refs/git":          {"objects", "objects/workspace"},
+	"remote":            {"objects", "refs"},
+	"lineage":           {"objects", "refs", "refs/git", "objects/workspace"},
+	"train":             {"objects", "refs", "refs/git", "lineage", "remote", "objects/workspace", "train/registry"},
 	"train/registry":    {"objects", "refs", "lineage", "objects/workspace"},
 	"train/drift":       {"objects", "refs", "lineage", "objects/workspace"},
 	"train/alert":       {"objects/workspace"},
 	"train/monitor":     {"objects", "refs", "lineage", "objects/workspace", "train", "train/alert", "train/registry"},
 	"train/export":      {"objects", "objects/workspace", "refs", "lineage", "train", "train/registry"},
-	"train/report":      {"objects", "refs", "lineage", "objects/workspace"},
+	"train/report":      {"objects", "refs", "lineage", "objects/workspace", "train/registry"},
+	"train/compute":     {"train", "objects", "refs", "lineage", "remote", "objects/workspace"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -41,7 +41,7 @@ func cmdDiff(e *env) *cli.Command {
 			}
 			var a, b *workspace.Snapshot
 			if len(revs) == 0 {
-				ptrs, err := r.ReadPointers(nil)
+				ptrs, err := r.ReadPointers(ctx, nil)
 				if err != nil {
 					return err
 				}
@@ -65,7 +65,7 @@ func cmdDiff(e *env) *cli.Command {
 				}
 			}
 			if b == nil {
-				paths, err := r.Pointers()
+				paths, err := r.Pointers(ctx)
 				if err != nil {
 					return err
 				}

@@ -48,7 +48,7 @@ func cmdLs(e *env) *cli.Command {
 				if err != nil {
 					return err
 				}
-			} else if ptrs, err = r.ReadPointers(nil); err != nil {
+			} else if ptrs, err = r.ReadPointers(ctx, nil); err != nil {
 				return err
 			}
 			var out []lsEntry

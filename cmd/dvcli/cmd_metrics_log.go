@@ -89,13 +89,13 @@ func printObservation(e *env, ob *monitor.Observation) {
 		label += "@" + ob.Alias
 	}
 	e.printf("%s: production metrics recorded on version %s (record %s, observed %s)\n",
-		label, ob.Version.Short(), ob.ID.Short(), ob.Observed.Format(time.RFC3339))
+		label, ob.VersionLabel(), ob.ID.Short(), ob.Observed.Format(time.RFC3339))
 	for _, k := range sortedMetricNames(ob.Metrics) {
 		e.printf("  %s = %s\n", k, formatMetric(ob.Metrics[k]))
 	}
 	for _, b := range ob.Breaches {
 		e.printf("  %s = %s breaks the promotion threshold %s: version %s is stale\n",
-			b.Metric, formatMetric(b.Value), b.Threshold, ob.Version.Short())
+			b.Metric, formatMetric(b.Value), b.Threshold, ob.VersionLabel())
 	}
 }
 
@@ -110,7 +110,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 	if err != nil {
 		return err
 	}
-	obs, err := monitor.History(ctx, r.Store, localRefs(r), cfg, model)
+	obs, err := monitor.History(ctx, r, localRefs(r), cfg, model)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 			}
 			ms = append(ms, m)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ob.Observed.Format(time.RFC3339), ob.Version.Short(), orDash(ob.Alias),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ob.Observed.Format(time.RFC3339), ob.VersionLabel(), orDash(ob.Alias),
 			strings.Join(ms, " "), ob.ID.Short())
 	}
 	return tw.Flush()

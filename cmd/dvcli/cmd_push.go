@@ -11,6 +11,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/remote"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func syncFlags() []cli.Flag {
@@ -165,6 +166,13 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 		diverged, err := s.ApplyRefs(ctx, localRefs(r), rrefs)
 		if err != nil {
 			return total, name, err
+		}
+		diverged, notes, err := registry.Reconcile(ctx, r.Store, localRefs(r), rrefs, diverged)
+		if err != nil {
+			return total, name, err
+		}
+		for _, n := range notes {
+			e.warnf("%s", n)
 		}
 		for _, d := range diverged {
 			e.warnf("ref %s differs from %s's; kept yours (push to replace theirs)", d, name)

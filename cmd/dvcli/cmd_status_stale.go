@@ -32,7 +32,7 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 		err = e.printJSON(rep)
 	} else if !e.quiet {
 		for _, sm := range rep.Stale {
-			e.printf("stale: %s (version %s)\n", sm.Label(), sm.Version.Short())
+			e.printf("stale: %s (version %s)\n", sm.Label(), sm.Short())
 			for _, rs := range sm.Reasons {
 				e.printf("  %s: %s\n", rs.Kind, rs.Detail)
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // newRecorder returns a Recorder stamped with the project's git context
@@ -17,7 +17,7 @@ import (
 func newRecorder(ctx context.Context, r *workspace.Repo) (*lineage.Recorder, error) {
 	rc := &lineage.Recorder{Store: r.Store, Refs: localRefs(r), Now: time.Now}
 	g, err := openGit(r)
-	if errors.Is(err, refs.ErrNoGit) {
+	if errors.Is(err, gitrepo.ErrNoGit) {
 		return rc, nil
 	}
 	if err != nil {

@@ -72,7 +72,7 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	if strings.HasSuffix(rel, PointerExt) {
 		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, PointerExt)
 	}
-	if err := r.checkNotInsideTracked(rel); err != nil {
+	if err := r.checkNotInsideTracked(ctx, rel); err != nil {
 		return nil, err
 	}
 	if err := r.safeParents(rel); err != nil {
@@ -175,36 +175,60 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 
 // checkNotInsideTracked refuses to track a path inside, or containing,
 // another tracked directory.
-func (r *Repo) checkNotInsideTracked(rel string) error {
-	parts := strings.Split(rel, "/")
-	for i := 1; i < len(parts); i++ {
-		parent := strings.Join(parts[:i], "/")
-		if _, err := os.Stat(r.Abs(parent) + PointerExt); err == nil {
-			return fmt.Errorf("%s: inside %s, which is tracked as a whole; run dv add %s", rel, parent, parent)
-		}
-	}
-	ptrs, err := r.Pointers()
-	if err != nil {
+func (r *Repo) checkNotInsideTracked(ctx context.Context, rel string) error {
+	inside, contains, err := r.Nesting(ctx, rel)
+	switch {
+	case err != nil:
 		return err
-	}
-	for _, p := range ptrs {
-		if strings.HasPrefix(p, rel+"/") {
-			return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, p)
-		}
+	case inside != "":
+		return fmt.Errorf("%s: inside %s, which is tracked as a whole; run dv add %s", rel, inside, inside)
+	case contains != "":
+		return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, contains)
 	}
 	return nil
 }
 
+// Nesting says how the work-tree path rel nests with tracked data: inside
+// is the tracked directory rel lies in, contains the first tracked path
+// below rel (each "" when none). It looks at rel's parents and below rel
+// only, never at the rest of the work tree: a venv/ or node_modules/
+// beside rel costs nothing.
+func (r *Repo) Nesting(ctx context.Context, rel string) (inside, contains string, err error) {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], "/")
+		if fi, err := os.Stat(r.Abs(parent) + PointerExt); err == nil && fi.Mode().IsRegular() {
+			return parent, "", nil
+		}
+	}
+	if fi, err := os.Lstat(r.Abs(rel)); err != nil || !fi.IsDir() {
+		return "", "", nil // a file contains nothing
+	}
+	var below []string
+	if err := walkPointers(ctx, r.Root, rel, func(p string) { below = append(below, p) }); err != nil {
+		return "", "", err
+	}
+	if len(below) > 0 {
+		sort.Strings(below)
+		contains = below[0]
+	}
+	return "", contains, nil
+}
+
 // Pointers returns the work-tree paths of all tracked data (pointer files
-// found under the root, without their suffix), sorted.
-func (r *Repo) Pointers() ([]string, error) {
+// found under the root, without their suffix), sorted. It walks the whole
+// work tree (not tracked directories), and stops when ctx ends.
+func (r *Repo) Pointers(ctx context.Context) ([]string, error) {
 	var out []string
-	err := walkPointers(r.Root, "", func(rel string) { out = append(out, rel) })
+	err := walkPointers(ctx, r.Root, "", func(rel string) { out = append(out, rel) })
 	sort.Strings(out)
 	return out, err
 }
 
-func walkPointers(root, rel string, fn func(string)) error {
+func walkPointers(ctx context.Context, root, rel string, fn func(string)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	dir := root
 	if rel != "" {
 		dir = root + "/" + rel
@@ -225,7 +249,7 @@ func walkPointers(root, rel string, fn func(string)) error {
 		if !e.IsDir() || n == ".git" || n == DirName || tracked[n] {
 			continue
 		}
-		if err := walkPointers(root, join(rel, n), fn); err != nil {
+		if err := walkPointers(ctx, root, join(rel, n), fn); err != nil {
 			return err
 		}
 	}

@@ -116,7 +116,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 		for rel, t := range targets {
 			m[rel] = t.ID
 		}
-		if err := r.saveTracked(m); err != nil {
+		if err := r.setTracked(m); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -39,7 +39,7 @@ func TestCleanTemp(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "data.dv"), []byte("version: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n, err := r.CleanTemp(10 * time.Minute)
+	n, err := r.CleanTemp(context.Background(), 10*time.Minute)
 	if err != nil || n != len(gone) {
 		t.Fatalf("removed %d, %v; want %d", n, err, len(gone))
 	}

@@ -74,7 +74,7 @@ func (r *Repo) LoadTree(ctx context.Context, id objects.ID) (*objects.Tree, erro
 	}
 	t, err := objects.DecodeTree(b)
 	if err != nil {
-		return nil, &objects.CorruptError{What: "tree", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "tree", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return t, nil
 }

@@ -53,7 +53,7 @@ func (r *Repo) Locate(ctx context.Context, ptrs map[string]*Pointer, rel string)
 // the entry it should have: a tracked path's pointer, or the entry inside
 // tracked data for a path below one.
 func (r *Repo) Targets(ctx context.Context, paths []string) (map[string]objects.TreeEntry, error) {
-	all, err := r.ReadPointers(nil)
+	all, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

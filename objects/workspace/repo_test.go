@@ -483,7 +483,7 @@ func TestDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ptrsA, err := r.ReadPointers(nil)
+	ptrsA, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +531,7 @@ func TestDiff(t *testing.T) {
 	if err := os.Remove(filepath.Join(r.Root, "gone.bin.dv")); err != nil {
 		t.Fatal(err)
 	}
-	ptrsB, err := r.ReadPointers(nil)
+	ptrsB, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,10 +47,10 @@ func PointerSnapshot(ptrs map[string]*Pointer) *Snapshot {
 
 // ReadPointers reads the pointer files of the given tracked paths (all of
 // them when paths is empty).
-func (r *Repo) ReadPointers(paths []string) (map[string]*Pointer, error) {
+func (r *Repo) ReadPointers(ctx context.Context, paths []string) (map[string]*Pointer, error) {
 	if len(paths) == 0 {
 		var err error
-		if paths, err = r.Pointers(); err != nil {
+		if paths, err = r.Pointers(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +97,7 @@ func (r *Repo) WorkSnapshot(ctx context.Context, paths []string) (*Snapshot, int
 
 // Status compares tracked paths with their pointer files.
 func (r *Repo) Status(ctx context.Context, paths []string) ([]PathStatus, int64, error) {
-	ptrs, err := r.ReadPointers(paths)
+	ptrs, err := r.ReadPointers(ctx, paths)
 	if err != nil {
 		return nil, 0, err
 	}

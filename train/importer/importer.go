@@ -49,7 +49,7 @@ type Result struct {
 // comment. With Update, an unchanged source (same ETag, 304 Not Modified,
 // or the same content) changes nothing and reports UpToDate.
 func Import(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, o Options) (*Result, error) {
-	if err := checkNesting(r, o.Path); err != nil {
+	if err := checkNesting(ctx, r, o.Path); err != nil {
 		return nil, err
 	}
 	abs := r.Abs(o.Path)
@@ -153,18 +153,16 @@ func prepare(ctx context.Context, r *workspace.Repo, rel string, cur *workspace.
 
 // checkNesting refuses a path inside, or containing, other tracked data,
 // before anything is written there.
-func checkNesting(r *workspace.Repo, rel string) error {
-	ptrs, err := r.Pointers()
+func checkNesting(ctx context.Context, r *workspace.Repo, rel string) error {
+	inside, contains, err := r.Nesting(ctx, rel)
 	if err != nil {
 		return err
 	}
-	for _, p := range ptrs {
-		if strings.HasPrefix(rel, p+"/") {
-			return fmt.Errorf("%s: inside %s, which is tracked as a whole; import to a path outside it", rel, p)
-		}
-		if strings.HasPrefix(p, rel+"/") {
-			return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, p)
-		}
+	if inside != "" {
+		return fmt.Errorf("%s: inside %s, which is tracked as a whole; import to a path outside it", rel, inside)
+	}
+	if contains != "" {
+		return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, contains)
 	}
 	return nil
 }

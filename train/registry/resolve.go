@@ -268,17 +268,15 @@ func VersionNumber(ctx context.Context, s *objects.Store, rs *refs.Store, model 
 	if err != nil {
 		return objects.ID{}, fmt.Errorf("model %s: %w", model, err)
 	}
-	chain, err := lineage.LoadChain(ctx, s, head, func(r *lineage.Record) bool { return r.Number <= n })
+	id, rec, err := lineage.Seek(ctx, s, head, lineage.VersionNumber, func(r *lineage.Record) bool { return r.Number <= n })
 	if err != nil {
 		return objects.ID{}, fmt.Errorf("model %s: %w", model, err)
 	}
-	if len(chain) > 0 {
-		if l := chain[len(chain)-1]; l.Record.Number == n {
-			return l.ID, nil
-		}
-		if chain[0].Record.Number < n {
-			return objects.ID{}, fmt.Errorf("%s@v%d: %w: model %s has %d versions", model, n, ErrUnknownName, model, chain[0].Record.Number)
-		}
+	if rec != nil && rec.Number == n {
+		return id, nil
+	}
+	if head, err := lineage.Load(ctx, s, head); err == nil && head.Number < n {
+		return objects.ID{}, fmt.Errorf("%s@v%d: %w: model %s has %d versions", model, n, ErrUnknownName, model, head.Number)
 	}
 	return objects.ID{}, fmt.Errorf("%s@v%d: %w: no version numbered %d", model, n, ErrUnknownName, n)
 }

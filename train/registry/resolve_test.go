@@ -124,6 +124,14 @@ func TestVersionNumbers(t *testing.T) {
 		if rec.Number != i {
 			t.Fatalf("version %d has number %d", i, rec.Number)
 		}
+		if want := i & (i - 1); want == 0 && !rec.Skip.IsZero() {
+			t.Fatalf("version %d skips", i)
+		} else if want > 0 {
+			sk, err := lineage.Load(ctx, p.r.Store, rec.Skip)
+			if err != nil || sk.Number != want {
+				t.Fatalf("version %d skips to %v (%v), want version %d", i, sk, err, want)
+			}
+		}
 	}
 	for _, n := range []int{1, 2, 150, 259, 260} {
 		id, err := VersionNumber(ctx, p.r.Store, p.rs, "big", n)

@@ -1,4 +1,4 @@
-package refs
+package gitrepo
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 	root := t.TempDir()
 	tstGit(t, root, "init", "-q", "-b", "main")
 
-	g, err := OpenGit(root)
+	g, err := Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 	tstGit(t, root, "commit", "-q", "-m", "side")
 	tstGit(t, root, "checkout", "-q", "main")
 
-	g, err = OpenGit(root)
+	g, err = Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestGitSubdirectoryRoot(t *testing.T) {
 	tstGit(t, repo, "add", "-A")
 	tstGit(t, repo, "commit", "-q", "-m", "one")
 
-	g, err := OpenGit(filepath.Join(repo, "proj"))
+	g, err := Open(filepath.Join(repo, "proj"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +196,9 @@ func TestGitSubdirectoryRoot(t *testing.T) {
 	}
 }
 
-func TestOpenGitOutsideARepository(t *testing.T) {
+func TestOpenOutsideARepository(t *testing.T) {
 	t.Parallel()
-	if _, err := OpenGit(t.TempDir()); !errors.Is(err, ErrNoGit) {
+	if _, err := Open(t.TempDir()); !errors.Is(err, ErrNoGit) {
 		t.Fatalf("OpenGit outside git: %v, want ErrNoGit", err)
 	}
 }

@@ -1,4 +1,10 @@
-package refs
+// Package gitrepo reads the git repository that holds a dv project: the
+// pointer files of a revision, the pointers in all history (the roots of
+// gc and push --all-commits), the commit/tree/dirty/identity context that
+// records carry, the hooks directory and the origin's URL. It is the only
+// package that links go-git; refs itself knows only ref names and
+// compare-and-swap.
+package gitrepo
 
 import (
 	"context"
@@ -27,8 +33,8 @@ type Git struct {
 	prefix string // the dv root relative to the git root, "" at the root
 }
 
-// OpenGit opens the git repository holding the dv root.
-func OpenGit(root string) (*Git, error) {
+// Open opens the git repository holding the dv root.
+func Open(root string) (*Git, error) {
 	repo, err := git.PlainOpenWithOptions(root, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, ErrNoGit
@@ -199,4 +205,19 @@ func (g *Git) Head() (string, error) {
 		return "", err
 	}
 	return ref.Hash().String(), nil
+}
+
+// OriginURL returns the first URL of the origin remote of the git
+// repository holding root, as configured (it may hold credentials: redact
+// it before printing), or "" when there is none.
+func OriginURL(root string) string {
+	repo, err := git.PlainOpenWithOptions(root, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return ""
+	}
+	rem, err := repo.Remote("origin")
+	if err != nil || len(rem.Config().URLs) == 0 {
+		return ""
+	}
+	return rem.Config().URLs[0]
 }
