@@ -246,7 +246,10 @@ func readFile(ctx context.Context, r *workspace.Repo, f dataFile, t *table, hash
 // record writes the drift record: parents are the reference's and the
 // current data's records and the model version.
 func record(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, rep *Report) (objects.ID, error) {
-	rec := &lineage.Record{Type: lineage.TypeDrift, Name: rep.Name, Model: rep.Model, Drift: &rep.Drift}
+	rec := &lineage.Record{Type: lineage.TypeDrift, Name: rep.Name, Model: rep.Model, Drift: &rep.Drift, Status: "no-drift"}
+	if rep.Drift.Detected {
+		rec.Status = "drift" // what dv status --stale reads
+	}
 	ref, cur := rep.Reference, rep.Current
 	rec.Reference, rec.Current = &ref, &cur
 	for _, p := range []objects.ID{ref.Record, cur.Record, rep.Model} {
