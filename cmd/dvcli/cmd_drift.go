@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/alert"
 	"github.com/dv-ml/dv/train/drift"
@@ -148,7 +149,7 @@ func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options)
 func driftSource(ctx context.Context, r *workspace.Repo, arg string, current bool) (drift.Source, registry.Target, error) {
 	src := drift.Source{Name: arg}
 	if _, err := os.Stat(arg); err == nil {
-		_, perr := os.Stat(arg + workspace.PointerExt)
+		_, perr := os.Stat(arg + pointer.Ext)
 		if current || perr != nil {
 			src.Path = arg
 			return src, registry.Target{}, nil
