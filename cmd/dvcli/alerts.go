@@ -3,11 +3,13 @@ package dvcli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/alert"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // notifyFlag is --notify URL, for every command that sends alerts.
@@ -31,4 +33,24 @@ func sendAlerts(ctx context.Context, cfg *workspace.Config, cliURLs []string, ev
 		errs = append(errs, alert.Send(ctx, targets, ev))
 	}
 	return errors.Join(errs...)
+}
+
+// promotionAlert is the promotion event of a dv promote decision: the
+// candidate, the decision, and the first rule it failed (if any).
+func promotionAlert(d *registry.Decision) alert.Event {
+	ev := alert.Event{Event: alert.KindPromotion, Model: d.Model, Alias: d.Alias,
+		Version: fmt.Sprintf("v%d", d.Candidate.Number), Verdict: d.Decision, Reason: d.Reason}
+	if !d.Event.IsZero() {
+		ev.Record = d.Event.String()
+	}
+	if failed := registry.Failed(d.Checks); len(failed) > 0 {
+		ev.Metric, ev.Value = failed[0].Metric, failed[0].Candidate
+		if ev.Reason == "" {
+			ev.Reason = registry.FailureText(failed)
+		}
+	}
+	if ev.Reason == "" && d.Baseline != nil {
+		ev.Reason = fmt.Sprintf("v%d replaces v%d", d.Candidate.Number, d.Baseline.Number)
+	}
+	return ev
 }
