@@ -17,6 +17,33 @@ func notifyFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "notify", Usage: "also post the alert to the webhook `URL` (or env:NAME; repeatable); never printed or recorded"}
 }
 
+// alertTargets reads the webhooks of dv.yaml's alerts: section and of
+// --notify before a command does its work: a bad one fails the command
+// (a bad --notify URL is a usage error), naming it, never quoting it.
+func alertTargets(cfg *workspace.Config, cliURLs []string) ([]alert.Target, error) {
+	if _, err := alert.FromConfig(nil, cliURLs); err != nil {
+		return nil, usageError{err}
+	}
+	return alert.FromConfig(cfg, cliURLs)
+}
+
+// notify posts events to targets once the command's work is done. A
+// webhook that does not take an event is a warning (one line naming the
+// alert and the target, never the URL): the work stands, and the exit
+// code says how it went, not how the chat server is.
+func notify(ctx context.Context, e *env, targets []alert.Target, events ...alert.Event) {
+	for _, ev := range events {
+		err := alert.Send(ctx, targets, ev)
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, err := range j.Unwrap() {
+				e.warnf("%v", err)
+			}
+		} else if err != nil {
+			e.warnf("%v", err)
+		}
+	}
+}
+
 // sendAlerts posts events to the targets of dv.yaml's alerts: section and
 // of --notify. The error names each alert and target that failed, never a
 // URL.

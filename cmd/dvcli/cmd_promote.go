@@ -72,13 +72,17 @@ func cmdPromote(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+			if err != nil {
+				return err
+			}
 			d, err := registry.Promote(ctx, r, rc, o)
 			if d != nil && (err == nil || errors.Is(err, registry.ErrRejected)) {
 				if perr := printDecision(e, d); perr != nil {
 					return perr
 				}
 				if !d.DryRun {
-					err = errors.Join(err, sendAlerts(ctx, cfg, cmd.StringSlice("notify"), promotionAlert(d)))
+					notify(ctx, e, targets, promotionAlert(d))
 				}
 			}
 			return err
