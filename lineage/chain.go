@@ -42,7 +42,7 @@ func (c *ChainReader) Chain(ctx context.Context, head objects.ID, stop func(*Rec
 		var err error
 		if p, ok := c.pre[id]; ok {
 			rec, err = p.rec, p.err
-		} else if _, ok := s.Lookup(id); !ok {
+		} else if _, ok := s.Lookup(id); !ok && (s.Refresh() != nil || !s.Has(id)) {
 			err = fmt.Errorf("%w: record %s", objects.ErrNotFound, id)
 		} else {
 			rec, err = loadRecord(ctx, s, id)

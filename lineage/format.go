@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func Governance(r *Record) []string {
 	if r.Desc != "" {
 		out = append(out, "desc="+strconv.Quote(r.Desc))
 	}
-	for _, k := range sortedKeys(r.Meta) {
+	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
 		if k != "source" && k != "license" {
 			out = append(out, k+"="+r.Meta[k])
 		}
@@ -163,18 +164,9 @@ func Summary(r *Record) string {
 	return clean(strings.Join(parts, "; "))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func kvs(m map[string]string) []string {
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+m[k])
 	}
 	return out
@@ -182,7 +174,7 @@ func kvs(m map[string]string) []string {
 
 func metricKVs(m map[string]float64) []string {
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+strconv.FormatFloat(m[k], 'g', -1, 64))
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
@@ -150,7 +152,7 @@ func details(e Entry) []string {
 	add("license", e.Meta["license"])
 	add("desc", e.Desc)
 	var meta []string
-	for _, k := range sortedKeys(e.Meta) {
+	for _, k := range slices.Sorted(maps.Keys(e.Meta)) {
 		if k != "source" && k != "license" {
 			meta = append(meta, k+"="+e.Meta[k])
 		}

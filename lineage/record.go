@@ -1,8 +1,7 @@
 // Package lineage is dv's provenance graph: immutable records (dataset and
 // labels versions, imports, runs, model versions, metrics) stored as
 // objects, each naming its parents, and the queries over them (log,
-// lineage up and down, exports to DOT, Mermaid and OpenLineage). It imports
-// objects and refs.
+// lineage up and down, exports to DOT, Mermaid and OpenLineage).
 package lineage
 
 import (

@@ -227,6 +227,10 @@ func (s *Store) Has(id ID) bool {
 	return ok
 }
 
+// Refresh reads the index files other processes wrote since Open, so
+// that objects they stored (and a ref they moved names) can be read.
+func (s *Store) Refresh() error { return s.loadIndex() }
+
 // Lookup returns where id is stored.
 func (s *Store) Lookup(id ID) (Loc, bool) {
 	s.mu.RLock()
@@ -349,7 +353,14 @@ func (s *Store) Load(ctx context.Context, id ID) (Type, []byte, error) {
 	}
 	l, ok := s.Lookup(id)
 	if !ok {
-		return 0, nil, &NotFoundError{ID: id}
+		// Another process may have stored it since Open (a ref it moved
+		// names it): read the index files added meanwhile, once.
+		if err := s.Refresh(); err != nil {
+			return 0, nil, err
+		}
+		if l, ok = s.Lookup(id); !ok {
+			return 0, nil, &NotFoundError{ID: id}
+		}
 	}
 	stored := make([]byte, l.Length)
 	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {

@@ -34,15 +34,16 @@ import (
 )
 
 type fakeJob struct {
-	name, ns string
-	obj      map[string]any
-	created  time.Time
-	mu       sync.Mutex
-	started  bool
-	done     bool
-	exit     int
-	log      bytes.Buffer
-	cmd      *exec.Cmd
+	name, ns   string
+	obj        map[string]any
+	created    time.Time
+	mu         sync.Mutex
+	started    bool
+	done       bool
+	exit       int
+	unpullable bool
+	log        bytes.Buffer
+	cmd        *exec.Cmd
 }
 
 type fakeKube struct {
@@ -312,6 +313,11 @@ func (fk *fakeKube) advance(j *fakeJob) {
 			env = append(env, em["name"].(string)+"="+v)
 		}
 	}
+	if img, _ := c["image"].(string); strings.HasSuffix(img, strings.Repeat("f", 64)) {
+		j.unpullable = true // an image no registry has: the pod waits forever
+		fk.record("POD WAITING %s/%s ErrImagePull", j.ns, j.name)
+		return
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = fk.dir
@@ -385,6 +391,10 @@ func (j *fakeJob) pod() map[string]any {
 	defer j.mu.Unlock()
 	state := map[string]any{"running": map[string]any{}}
 	phase := "Running"
+	if j.unpullable {
+		state = map[string]any{"waiting": map[string]any{"reason": "ErrImagePull", "message": "manifest unknown"}}
+		phase = "Pending"
+	}
 	if j.done {
 		state = map[string]any{"terminated": map[string]any{"exitCode": j.exit, "reason": map[bool]string{true: "Completed", false: "Error"}[j.exit == 0]}}
 		phase = map[bool]string{true: "Succeeded", false: "Failed"}[j.exit == 0]

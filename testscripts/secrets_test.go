@@ -31,6 +31,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 // The distinctive values planted everywhere a secret can come from.
@@ -396,7 +397,7 @@ func secS3(t *testing.T, r *secRun) {
 	}
 	r.secrets = append(r.secrets, key, secret)
 	bucket := testBucket(t, ep, "dvsecrets")
-	c, err := s3Client(context.Background(), ep)
+	c, err := s3test.NewClient(context.Background(), ep, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

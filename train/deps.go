@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -60,7 +60,7 @@ func CheckOutputs(ctx context.Context, r *workspace.Repo, deps, outs []string) e
 			return fmt.Errorf("%s: named twice as an output", o)
 		}
 		for _, d := range deps {
-			if d == o || strings.HasPrefix(d, o+"/") || strings.HasPrefix(o, d+"/") {
+			if workspace.Under(d, o) || workspace.Under(o, d) {
 				return fmt.Errorf("%s: is both an input (%s) and an output; a run may not change its own inputs", o, d)
 			}
 		}
@@ -79,9 +79,9 @@ func CheckOutputs(ctx context.Context, r *workspace.Repo, deps, outs []string) e
 }
 
 // covered reports whether rel is a tracked path or lies inside one.
-func covered(ptrs map[string]*workspace.Pointer, rel string) bool {
+func covered(ptrs map[string]*pointer.Pointer, rel string) bool {
 	for p := range ptrs {
-		if rel == p || strings.HasPrefix(rel, p+"/") {
+		if workspace.Under(rel, p) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/alert"
 	"github.com/dv-ml/dv/train/drift"
@@ -136,7 +137,7 @@ func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options)
 func driftSource(ctx context.Context, r *workspace.Repo, arg string, current bool) (drift.Source, error) {
 	src := drift.Source{Name: arg}
 	if _, err := os.Stat(arg); err == nil {
-		_, perr := os.Stat(arg + workspace.PointerExt)
+		_, perr := os.Stat(arg + pointer.Ext)
 		if current || perr != nil {
 			src.Path = arg
 			return src, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/urfave/cli/v3"
 
@@ -12,8 +11,6 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 type fsckProblem struct {
 	What   string `json:"what"`
@@ -60,9 +57,12 @@ func cmdFsck(e *env) *cli.Command {
 					return ioErr
 				}
 			}
-			notHere, err := checkRoots(ctx, r, &problems)
+			rootProblems, notHere, err := r.CheckRoots(ctx)
 			if err != nil {
 				return err
+			}
+			for _, p := range rootProblems {
+				problems = append(problems, fsckProblem{p.Kind, p.Name, p.Reason})
 			}
 			chains, err := registry.CheckChains(ctx, r.Store, localRefs(r))
 			if err != nil {
@@ -161,55 +161,4 @@ func repair(ctx context.Context, r *workspace.Repo, problems []fsckProblem) (obj
 		}
 	}
 	return r.Store.Repair(ctx, damaged)
-}
-
-type notHere struct {
-	Path    string `json:"path"`
-	Objects int    `json:"objects"`
-}
-
-// checkRoots checks what the store's roots need: every ref's record and
-// what it holds must be present and sound (refs move only after their data
-// is stored); a tracked path's data may be partly absent (never fetched),
-// which is reported but is not damage.
-func checkRoots(ctx context.Context, r *workspace.Repo, problems *[]fsckProblem) ([]notHere, error) {
-	names, ids, err := localRefs(r).List()
-	if err != nil {
-		*problems = append(*problems, fsckProblem{"ref", "?", err.Error()})
-	}
-	for _, n := range names {
-		if !r.Store.Has(ids[n]) {
-			*problems = append(*problems, fsckProblem{"ref", n, fmt.Sprintf("names record %s, which the store lacks", ids[n].Short())})
-		} else if err := r.Store.Complete(ctx, ids[n]); err != nil {
-			if !errors.Is(err, objects.ErrCorrupt) && !errors.Is(err, objects.ErrNotFound) {
-				return nil, err // not damage: a file that could not be read
-			}
-			*problems = append(*problems, fsckProblem{"ref", n, err.Error()})
-		}
-	}
-	ptrs, err := r.ReadPointers(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := []notHere{}
-	for _, p := range sortedPaths(ptrs) {
-		n, err := r.Store.Missing(ctx, ptrs[p].OID)
-		if err != nil && !errors.Is(err, objects.ErrCorrupt) && !errors.Is(err, objects.ErrNotFound) {
-			return nil, err
-		}
-		if err != nil {
-			*problems = append(*problems, fsckProblem{"path", p, err.Error()})
-		} else if n > 0 {
-			out = append(out, notHere{p, n})
-		}
-		if rec := ptrs[p].Record; !rec.IsZero() {
-			if err := r.Store.Complete(ctx, rec); err != nil {
-				if !errors.Is(err, objects.ErrCorrupt) && !errors.Is(err, objects.ErrNotFound) {
-					return nil, err
-				}
-				*problems = append(*problems, fsckProblem{"path", p, "its record: " + err.Error()})
-			}
-		}
-	}
-	return out, nil
 }

@@ -3,14 +3,12 @@ package dvcli
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
@@ -85,29 +83,11 @@ func cmdGC(e *env) *cli.Command {
 	}
 }
 
-// gcRoots collects what gc must keep: work-tree pointers, dv refs and,
-// with all, every pointer in git history.
+// gcRoots is the project's root set (workspace.Repo.Roots) and, with all,
+// every pointer in git history.
 func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]objects.ID, error) {
-	ptrs, err := r.ReadPointers(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	var roots []objects.ID
-	for _, p := range ptrs {
-		roots = append(roots, p.OID)
-		if !p.Record.IsZero() {
-			roots = append(roots, p.Record)
-		}
-	}
-	_, refIDs, err := refs.Open(filepath.Join(r.Dir, "refs")).List()
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range refIDs {
-		roots = append(roots, id)
-	}
 	if !all {
-		return roots, nil
+		return r.Roots(ctx)
 	}
 	g, err := openGit(r)
 	if errors.Is(err, gitrepo.ErrNoGit) {
@@ -124,7 +104,7 @@ func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]object
 	if err != nil {
 		return nil, err
 	}
-	return append(roots, hist...), nil
+	return r.Roots(ctx, hist...)
 }
 
 func gcRemote(ctx context.Context, e *env, r *workspace.Repo, cmd *cli.Command, all bool) error {

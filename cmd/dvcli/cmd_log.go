@@ -15,6 +15,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
@@ -118,7 +119,7 @@ func logEntries(ctx context.Context, r *workspace.Repo, target string, f lineage
 // isTracked reports whether rel has a pointer file, or is a directory
 // with tracked paths below it.
 func isTracked(ctx context.Context, r *workspace.Repo, rel string) bool {
-	if _, err := os.Stat(r.Abs(rel) + workspace.PointerExt); err == nil {
+	if _, err := os.Stat(r.Abs(rel) + pointer.Ext); err == nil {
 		return true
 	}
 	_, contains, err := r.Nesting(ctx, rel)

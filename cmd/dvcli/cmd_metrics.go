@@ -3,6 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 
@@ -80,7 +82,7 @@ func metricsShow(ctx context.Context, e *env, target string) error {
 		if len(m.Metrics) == 0 {
 			e.printf("  no metrics recorded\n")
 		}
-		for _, k := range sortedMetricNames(m.Metrics) {
+		for _, k := range slices.Sorted(maps.Keys(m.Metrics)) {
 			e.printf("  %s = %s\n", k, formatMetric(m.Metrics[k]))
 		}
 	}

@@ -3,6 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -92,7 +94,7 @@ func printObservation(e *env, ob *monitor.Observation) {
 	}
 	e.printf("%s: production metrics recorded on version %s (record %s, observed %s)\n",
 		label, ob.VersionLabel(), ob.ID.Short(), ob.Observed.Format(time.RFC3339))
-	for _, k := range sortedMetricNames(ob.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(ob.Metrics)) {
 		e.printf("  %s = %s\n", k, formatMetric(ob.Metrics[k]))
 	}
 	for _, b := range ob.Breaches {
@@ -127,7 +129,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 	fmt.Fprintf(tw, "OBSERVED\tVERSION\tALIAS\tMETRICS\tRECORD\n")
 	for _, ob := range obs {
 		var ms []string
-		for _, k := range sortedMetricNames(ob.Metrics) {
+		for _, k := range slices.Sorted(maps.Keys(ob.Metrics)) {
 			m := k + "=" + formatMetric(ob.Metrics[k])
 			for _, b := range ob.Breaches {
 				if b.Metric == k {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -143,7 +145,7 @@ func vnum(n int, none bool) string {
 // dv metrics show lists them).
 func metricsText(m map[string]float64) string {
 	var parts []string
-	for _, k := range sortedMetricNames(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if strings.HasPrefix(k, registry.SlicesKey+".") {
 			continue
 		}

@@ -3,7 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -102,7 +103,7 @@ func formatDuration(d time.Duration) string {
 
 func formatMetrics(m map[string]float64) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedMetricNames(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, k+"="+formatMetric(m[k]))
 	}
 	return strings.Join(parts, " ")
@@ -113,15 +114,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func sortedMetricNames(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // formatMetric prints a metric with up to 6 significant digits.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -63,7 +64,7 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 	for _, out := range res.Outputs {
 		fmt.Fprintf(w, "  output %s: version %s\n", out.Path, out.Record.Short())
 	}
-	for _, k := range sortedMetricNames(res.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
 		fmt.Fprintf(w, "  %s = %s\n", k, formatMetric(res.Metrics[k]))
 	}
 	if len(res.Outputs) > 0 && !res.Cached {
@@ -80,7 +81,7 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 func gitAddList(paths []string) string {
 	var list, ignores []string
 	for _, p := range paths {
-		list = append(list, p+workspace.PointerExt)
+		list = append(list, p+pointer.Ext)
 		gi := ".gitignore"
 		if dir := path.Dir(p); dir != "." {
 			gi = dir + "/" + gi

@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // AddOptions describe the data being added.
@@ -25,13 +27,13 @@ type AddOptions struct {
 	// previous one (nil for a new path); it may set fields such as Record.
 	// The commit it returns, if any, runs after the objects are durable and
 	// before the pointer file is written (to move refs).
-	Annotate func(ctx context.Context, w objects.Putter, p *Pointer, prev *Pointer) (commit func(context.Context) error, err error)
+	Annotate func(ctx context.Context, w objects.Putter, p *pointer.Pointer, prev *pointer.Pointer) (commit func(context.Context) error, err error)
 }
 
 // Validate checks the options.
 func (o *AddOptions) Validate() error {
-	if o.Kind != "" && !validKind(o.Kind) {
-		return fmt.Errorf("--kind %q: must be one of %s", o.Kind, strings.Join(Kinds, ", "))
+	if o.Kind != "" && !slices.Contains(pointer.Kinds, o.Kind) {
+		return fmt.Errorf("--kind %q: must be one of %s", o.Kind, strings.Join(pointer.Kinds, ", "))
 	}
 	if o.LabelsFor != "" && o.Kind != "labels" {
 		if o.Kind != "" && o.Kind != "dataset" {
@@ -49,17 +51,17 @@ func (o *AddOptions) Validate() error {
 
 // AddResult reports one added path.
 type AddResult struct {
-	Path        string     `json:"path"`
-	ID          objects.ID `json:"oid"`
-	Type        string     `json:"type"`
-	Files       int64      `json:"files"`
-	Bytes       int64      `json:"bytes"`
-	BytesRead   int64      `json:"bytes_read"`
-	NewObjects  int        `json:"new_objects"`
-	NewBytes    int64      `json:"new_bytes"`    // decoded size of new objects
-	StoredBytes int64      `json:"stored_bytes"` // their compressed size
-	Unchanged   bool       `json:"unchanged"`
-	Pointer     *Pointer   `json:"-"`
+	Path        string           `json:"path"`
+	ID          objects.ID       `json:"oid"`
+	Type        string           `json:"type"`
+	Files       int64            `json:"files"`
+	Bytes       int64            `json:"bytes"`
+	BytesRead   int64            `json:"bytes_read"`
+	NewObjects  int              `json:"new_objects"`
+	NewBytes    int64            `json:"new_bytes"`    // decoded size of new objects
+	StoredBytes int64            `json:"stored_bytes"` // their compressed size
+	Unchanged   bool             `json:"unchanged"`
+	Pointer     *pointer.Pointer `json:"-"`
 }
 
 // Add stores the file or directory at the work-tree path rel and writes
@@ -69,8 +71,8 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(rel, PointerExt) {
-		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, PointerExt)
+	if strings.HasSuffix(rel, pointer.Ext) {
+		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, pointer.Ext)
 	}
 	if err := r.checkNotInsideTracked(ctx, rel); err != nil {
 		return nil, err
@@ -98,10 +100,10 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		w.Abort()
 		return nil, fmt.Errorf("%s: is a symlink; add the file or directory it points to", rel)
 	}
-	ptrPath := r.Abs(rel) + PointerExt
-	p := &Pointer{}
-	var prev *Pointer
-	if old, err := ReadPointer(ptrPath); err == nil {
+	ptrPath := r.Abs(rel) + pointer.Ext
+	p := &pointer.Pointer{}
+	var prev *pointer.Pointer
+	if old, err := pointer.Read(ptrPath); err == nil {
 		p = old // keep metadata and unknown keys of the previous version
 		cp := *old
 		cp.Meta = maps.Clone(old.Meta)
@@ -197,7 +199,7 @@ func (r *Repo) Nesting(ctx context.Context, rel string) (inside, contains string
 	parts := strings.Split(rel, "/")
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], "/")
-		if fi, err := os.Stat(r.Abs(parent) + PointerExt); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Stat(r.Abs(parent) + pointer.Ext); err == nil && fi.Mode().IsRegular() {
 			return parent, "", nil
 		}
 	}
@@ -239,9 +241,9 @@ func walkPointers(ctx context.Context, root, rel string, fn func(string)) error 
 	}
 	tracked := map[string]bool{}
 	for _, e := range ents {
-		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, PointerExt) && len(n) > len(PointerExt) {
-			tracked[strings.TrimSuffix(n, PointerExt)] = true
-			fn(join(rel, strings.TrimSuffix(n, PointerExt)))
+		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, pointer.Ext) && len(n) > len(pointer.Ext) {
+			tracked[strings.TrimSuffix(n, pointer.Ext)] = true
+			fn(join(rel, strings.TrimSuffix(n, pointer.Ext)))
 		}
 	}
 	for _, e := range ents {

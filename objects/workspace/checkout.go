@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +51,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 	if err != nil {
 		return nil, err
 	}
-	rels := sortedKeys(targets)
+	rels := slices.Sorted(maps.Keys(targets))
 	for _, rel := range rels {
 		if err := r.safeParents(rel); err != nil {
 			return nil, err
@@ -230,7 +232,7 @@ func (c *checkout) children(ctx context.Context, rel string, tt, ct *objects.Tre
 			return err
 		}
 	}
-	for _, name := range sortedKeys(curByName) {
+	for _, name := range slices.Sorted(maps.Keys(curByName)) {
 		if err := c.plan(ctx, rel+"/"+name, nil, curByName[name]); err != nil {
 			return err
 		}

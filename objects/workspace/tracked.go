@@ -11,6 +11,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // The tracked list (.dv/tracked, JSON: path -> id) remembers what the work
@@ -87,7 +88,7 @@ func (r *Repo) removeUntracked(ctx context.Context, targets map[string]objects.T
 	var gone []string
 	for rel := range r.loadTracked() {
 		if _, ok := targets[rel]; !ok && r.exists(rel) {
-			if _, err := os.Stat(r.Abs(rel) + PointerExt); os.IsNotExist(err) {
+			if _, err := os.Stat(r.Abs(rel) + pointer.Ext); os.IsNotExist(err) {
 				gone = append(gone, rel)
 			}
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // ErrNoGit means the project is not inside a git work tree.
@@ -81,7 +81,7 @@ func (g *Git) Resolve(rev string) (*object.Commit, error) {
 // Pointers returns the pointer files of a revision, keyed by the data's
 // path relative to the dv root. A pointer that does not parse is an error
 // naming it.
-func (g *Git) Pointers(ctx context.Context, rev string) (map[string]*workspace.Pointer, error) {
+func (g *Git) Pointers(ctx context.Context, rev string) (map[string]*pointer.Pointer, error) {
 	c, err := g.Resolve(rev)
 	if err != nil {
 		return nil, err
@@ -90,19 +90,19 @@ func (g *Git) Pointers(ctx context.Context, rev string) (map[string]*workspace.P
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*workspace.Pointer{}
+	out := map[string]*pointer.Pointer{}
 	err = g.walk(ctx, tree, "", nil, func(p string, f *object.File) error {
 		ptr, err := readGitPointer(f)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", rev, p, err)
 		}
-		out[strings.TrimSuffix(strings.TrimPrefix(p, g.prefix), workspace.PointerExt)] = ptr
+		out[strings.TrimSuffix(strings.TrimPrefix(p, g.prefix), pointer.Ext)] = ptr
 		return nil
 	})
 	return out, err
 }
 
-func readGitPointer(f *object.File) (*workspace.Pointer, error) {
+func readGitPointer(f *object.File) (*pointer.Pointer, error) {
 	if f.Size > 1<<20 {
 		return nil, fmt.Errorf("pointer file too large")
 	}
@@ -110,7 +110,7 @@ func readGitPointer(f *object.File) (*workspace.Pointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return workspace.DecodePointer([]byte(s))
+	return pointer.Decode([]byte(s))
 }
 
 // walk calls fn for each pointer file below the dv root in tree, skipping
@@ -140,7 +140,7 @@ func (g *Git) walk(ctx context.Context, t *object.Tree, dir string, seen map[plu
 			if err := g.walk(ctx, sub, p, seen, fn); err != nil {
 				return err
 			}
-		case e.Mode.IsFile() && strings.HasSuffix(e.Name, workspace.PointerExt) && strings.HasPrefix(p, g.prefix):
+		case e.Mode.IsFile() && strings.HasSuffix(e.Name, pointer.Ext) && strings.HasPrefix(p, g.prefix):
 			if seen != nil {
 				if seen[e.Hash] {
 					continue

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // ---- concurrency: several dv processes at once (no kills) ----
@@ -181,7 +181,7 @@ func concurrentProject(t *testing.T, d *dataset, rounds int, ct *concTally) {
 			}
 			stateSound(t, ct, p, dirs, "after the round")
 			for _, c := range dirs {
-				ptr, err := workspace.ReadPointer(filepath.Join(p, c+workspace.PointerExt))
+				ptr, err := pointer.Read(filepath.Join(p, c+pointer.Ext))
 				if err != nil {
 					t.Fatalf("after the round: %v", err)
 				}
@@ -247,7 +247,7 @@ func stateSound(t *testing.T, ct *concTally, p string, dirs []string, when strin
 		t.Fatalf("%s: .dv/tracked: %v", when, err)
 	}
 	for _, c := range dirs {
-		ptr, err := workspace.ReadPointer(filepath.Join(p, c+workspace.PointerExt))
+		ptr, err := pointer.Read(filepath.Join(p, c+pointer.Ext))
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
@@ -380,7 +380,7 @@ func concurrentClones(t *testing.T, d *dataset, rounds int, ct *concTally) {
 			cloneProject(t, base, v, ".dv")
 			for i, c := range clones {
 				own := fmt.Sprintf("own%d", i)
-				if err := copyFile(filepath.Join(c, own+workspace.PointerExt), filepath.Join(v, own+workspace.PointerExt), 0o644); err != nil {
+				if err := copyFile(filepath.Join(c, own+pointer.Ext), filepath.Join(v, own+pointer.Ext), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -412,8 +412,8 @@ func concurrentClones(t *testing.T, d *dataset, rounds int, ct *concTally) {
 			// The reader takes this round's pointers for the next one.
 			for i := range clones {
 				own := fmt.Sprintf("own%d", i)
-				_ = os.Remove(filepath.Join(reader, own+workspace.PointerExt))
-				if err := copyFile(filepath.Join(v, own+workspace.PointerExt), filepath.Join(reader, own+workspace.PointerExt), 0o644); err != nil {
+				_ = os.Remove(filepath.Join(reader, own+pointer.Ext))
+				if err := copyFile(filepath.Join(v, own+pointer.Ext), filepath.Join(reader, own+pointer.Ext), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -68,6 +68,10 @@ type kubePods struct {
 			Reason            string `json:"reason"`
 			ContainerStatuses []struct {
 				State struct {
+					Waiting *struct {
+						Reason  string `json:"reason"`
+						Message string `json:"message"`
+					} `json:"waiting"`
 					Terminated *struct {
 						ExitCode int    `json:"exitCode"`
 						Reason   string `json:"reason"`
@@ -128,6 +132,12 @@ func kubePodState(ctx context.Context, j *Job, st *JobState) {
 	p := pods.Items[len(pods.Items)-1]
 	st.Node = p.Spec.NodeName
 	for _, cs := range p.Status.ContainerStatuses {
+		if wt := cs.State.Waiting; wt != nil && unpullable[wt.Reason] {
+			// The image cannot be pulled: waiting would last until the
+			// deadline. The job counts as failed now.
+			st.State, st.Final, st.Stop = StateFailed, true, true
+			st.Reason = strings.TrimSpace("image " + wt.Reason + ": " + wt.Message)
+		}
 		if t := cs.State.Terminated; t != nil {
 			st.ExitCode = t.ExitCode
 			if st.State == StateFailed && t.Reason != "" && t.Reason != "Error" {
@@ -139,6 +149,9 @@ func kubePodState(ctx context.Context, j *Job, st *JobState) {
 		st.State, st.Final, st.Reason = StateLost, true, "pod evicted"
 	}
 }
+
+// unpullable are the reasons a container waits for an image it will not get.
+var unpullable = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
 
 func (kube) Log(ctx context.Context, j *Job, off int64) ([]byte, error) {
 	out, err := run(ctx, nil, "kubectl", kubeArgs(j, "logs", "job/"+j.ID)...)

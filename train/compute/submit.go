@@ -17,6 +17,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/remote"
 	"github.com/dv-ml/dv/train"
@@ -255,6 +256,9 @@ func (c *Client) Follow(ctx context.Context, j *Job) (*train.RunResult, error) {
 			}
 		}
 		if st.Final {
+			if st.Stop {
+				_ = eng.Cancel(ctx, j)
+			}
 			off = c.stream(ctx, eng, j, off)
 			return c.collect(ctx, j, st)
 		}
@@ -359,7 +363,7 @@ func uncommittedCode(ctx context.Context, root string, o train.RunOptions, commi
 				continue
 			}
 			p := strings.Trim(line[3:], `"`)
-			if strings.HasSuffix(p, workspace.PointerExt) || filepath.Base(p) == ".gitignore" || skip[p] {
+			if strings.HasSuffix(p, pointer.Ext) || filepath.Base(p) == ".gitignore" || skip[p] {
 				continue
 			}
 			changed = append(changed, p)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/remote"
@@ -108,9 +109,9 @@ func (w *Worker) applyRefs(ctx context.Context, o train.RunOptions) error {
 		if o.Model != nil && out == o.Model.Path {
 			continue
 		}
-		p, err := workspace.ReadPointer(w.Repo.Abs(out) + workspace.PointerExt)
+		p, err := pointer.Read(w.Repo.Abs(out) + pointer.Ext)
 		if err != nil {
-			p = &workspace.Pointer{Kind: "dataset"}
+			p = &pointer.Pointer{Kind: "dataset"}
 		}
 		_, ref := lineage.Version(out, p, nil)
 		names = append(names, ref)

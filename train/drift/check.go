@@ -9,6 +9,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -261,7 +262,7 @@ func linkPointer(r *workspace.Repo, p string, io *lineage.IO) {
 	if err != nil {
 		return
 	}
-	ptr, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt)
+	ptr, err := pointer.Read(r.Abs(rel) + pointer.Ext)
 	if err == nil && ptr.OID == io.Data && !ptr.Record.IsZero() {
 		io.Record = ptr.Record
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
@@ -70,7 +71,7 @@ func (p *tproj) addModel(rel, name string) objects.ID {
 	p.t.Helper()
 	var id objects.ID
 	opts := workspace.AddOptions{Kind: "model", Name: name, Meta: map[string]string{"license": "MIT"}}
-	opts.Annotate = func(ctx context.Context, w objects.Putter, ptr, prev *workspace.Pointer) (func(context.Context) error, error) {
+	opts.Annotate = func(ctx context.Context, w objects.Putter, ptr, prev *pointer.Pointer) (func(context.Context) error, error) {
 		rec, ref := lineage.Version(rel, ptr, prev)
 		rec.Metrics = map[string]float64{"acc": 0.75}
 		rid, commit, err := p.rc.Prepare(ctx, w, rec, ref)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -53,7 +54,7 @@ func Import(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, o Opti
 		return nil, err
 	}
 	abs := r.Abs(o.Path)
-	cur, err := workspace.ReadPointer(abs + workspace.PointerExt)
+	cur, err := pointer.Read(abs + pointer.Ext)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func Import(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, o Opti
 
 // prepare checks Path against what the options ask, fills o.URL from the
 // recorded source for an update, and returns the ETag to send.
-func prepare(ctx context.Context, r *workspace.Repo, rel string, cur *workspace.Pointer, o *Options) (string, error) {
+func prepare(ctx context.Context, r *workspace.Repo, rel string, cur *pointer.Pointer, o *Options) (string, error) {
 	if !o.Update {
 		if cur != nil {
 			return "", fmt.Errorf("%s: already tracked; dv import --update %s fetches it again", rel, rel)
@@ -200,8 +201,8 @@ func fetcherFor(o Options) (fetcher, error) {
 // annotator records, for new content, an import record and a version of
 // the data whose parent it is; content that did not change records
 // nothing and keeps the pointer's version.
-func annotator(rc *lineage.Recorder, rel string, res *Result, fetchedAt time.Time) func(context.Context, objects.Putter, *workspace.Pointer, *workspace.Pointer) (func(context.Context) error, error) {
-	return func(ctx context.Context, w objects.Putter, p, prev *workspace.Pointer) (func(context.Context) error, error) {
+func annotator(rc *lineage.Recorder, rel string, res *Result, fetchedAt time.Time) func(context.Context, objects.Putter, *pointer.Pointer, *pointer.Pointer) (func(context.Context) error, error) {
+	return func(ctx context.Context, w objects.Putter, p, prev *pointer.Pointer) (func(context.Context) error, error) {
 		res.Data = p.OID
 		if prev != nil && prev.OID == p.OID && !prev.Record.IsZero() && prev.Meta["source"] == p.Meta["source"] {
 			res.UpToDate, res.Version = true, prev.Record

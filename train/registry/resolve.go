@@ -12,6 +12,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 )
@@ -130,7 +131,7 @@ func resolvePath(r *workspace.Repo, name string) (Target, bool, error) {
 	if err != nil {
 		return Target{}, false, nil
 	}
-	p, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt)
+	p, err := pointer.Read(r.Abs(rel) + pointer.Ext)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid):
 		return Target{}, false, nil

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 func TestResolveGrammar(t *testing.T) {
@@ -31,7 +31,7 @@ func TestResolveGrammar(t *testing.T) {
 	if err := os.WriteFile(p.r.Abs("fields.csv"), []byte("a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := workspace.WritePointer(p.r.Abs("fields.csv.dv"), &workspace.Pointer{Version: 1, Kind: "dataset",
+	if err := pointer.Write(p.r.Abs("fields.csv.dv"), &pointer.Pointer{Version: 1, Kind: "dataset",
 		Type: "file", OID: objects.Hash(objects.TypeBlob, []byte("a\n")), Size: 2, Files: 1, Record: soil}); err != nil {
 		t.Fatal(err)
 	}
