@@ -64,6 +64,10 @@ func cmdMetricsLog(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+			if err != nil {
+				return err
+			}
 			rc, err := newRecorder(ctx, r)
 			if err != nil {
 				return err
@@ -77,10 +81,8 @@ func cmdMetricsLog(e *env) *cli.Command {
 			} else if !e.quiet {
 				printObservation(e, ob)
 			}
-			if err != nil {
-				return err
-			}
-			return sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ob.Alerts()...)
+			notify(ctx, e, targets, ob.Alerts()...)
+			return err
 		},
 	}
 }
