@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dv-ml/dv/objects"
 )
 
 // Formats lists the output formats of Write.
@@ -134,8 +136,23 @@ func Summary(r *Record) string {
 		if len(r.Params) > 0 {
 			parts = append(parts, strings.Join(kvs(r.Params), " "))
 		}
+		if r.Job != nil {
+			parts = append(parts, JobText(r.Job))
+		}
 	case TypeImport:
 		parts = append(parts, "from "+r.Source)
+	case TypeModel:
+		if r.Number > 0 {
+			parts = append(parts, fmt.Sprintf("v%d", r.Number))
+		}
+	case TypePromotion:
+		if p := r.Promotion; p != nil {
+			parts = append(parts, PromotionText(p))
+		}
+	case TypeDrift:
+		if d := r.Drift; d != nil {
+			parts = append(parts, DriftText(d))
+		}
 	}
 	if r.Files > 0 || r.Size > 0 {
 		parts = append(parts, sizeText(r))
@@ -214,4 +231,52 @@ func nodeLabel(e Entry) []string {
 		lines = append(lines, strings.Join(metricKVs(e.Metrics), " "))
 	}
 	return lines
+}
+
+// JobText says where a run submitted to a compute engine ran.
+func JobText(j *Job) string {
+	s := fmt.Sprintf("on %s (%s job %s", j.Target, j.Engine, j.ID)
+	if j.Node != "" {
+		s += ", node " + j.Node
+	}
+	return s + ")"
+}
+
+// PromotionText describes a decision: "production: v2 -> v3 promoted
+// (reason)".
+func PromotionText(p *Promotion) string {
+	v := func(n int, id objects.ID) string {
+		switch {
+		case id.IsZero():
+			return "none"
+		case n > 0:
+			return fmt.Sprintf("v%d", n)
+		}
+		return id.Short()
+	}
+	s := fmt.Sprintf("%s: %s -> %s %s", p.Alias, v(p.FromNumber, p.From), v(p.ToNumber, p.To), p.Decision)
+	if p.Reason != "" {
+		s += " (" + p.Reason + ")"
+	}
+	return s
+}
+
+// DriftText is a drift check's verdict in one line: "DRIFT: 2 of 4
+// columns (income, city)" or "no drift: 0 of 4 columns".
+func DriftText(d *Drift) string {
+	verdict := "no drift"
+	if d.Detected {
+		verdict = "DRIFT"
+	}
+	var cols []string
+	for _, c := range d.Columns {
+		if c.Drift {
+			cols = append(cols, c.Column)
+		}
+	}
+	v := fmt.Sprintf("%s: %d of %d columns", verdict, d.Drifted, d.Checked)
+	if len(cols) > 0 {
+		v += " (" + strings.Join(cols, ", ") + ")"
+	}
+	return v
 }

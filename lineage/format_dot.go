@@ -15,6 +15,7 @@ var nodeStyle = map[string]struct{ dotShape, fill, mermaidOpen, mermaidClose str
 	TypeRun:     {"box", "#dcfce7", `("`, `")`},
 	TypeModel:   {"box3d", "#fce7f3", `[["`, `"]]`},
 	TypeMetrics: {"tab", "#f3f4f6", `{{"`, `"}}`},
+	TypeDrift:   {"octagon", "#fee2e2", `{{"`, `"}}`},
 }
 
 // WriteDOT writes sg as a graphviz digraph, data flowing left to right:

@@ -174,7 +174,13 @@ func details(e Entry) []string {
 		add("status", status)
 		add("command", strings.Join(e.Command, " "))
 		add("params", strings.Join(kvs(e.Params), " "))
+		if e.Job != nil {
+			add("job", JobText(e.Job))
+		}
 	}
 	add("metrics", strings.Join(metricKVs(e.Metrics), " "))
+	if d := e.Drift; d != nil {
+		add("drift", DriftText(d))
+	}
 	return out
 }

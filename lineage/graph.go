@@ -293,6 +293,8 @@ func (g *Graph) parentLabel(r *Record, p objects.ID) string {
 	switch {
 	case r.LabelsFor == p:
 		return EdgeLabelsFor
+	case r.Type == TypeRun && !slices.ContainsFunc(r.Inputs, func(in IO) bool { return in.Record == p }):
+		return EdgeParent // not an input: the run dv retrain repeated, the check that prompted it
 	case r.Run == p, pr != nil && pr.Type == TypeRun:
 		return EdgeOutput
 	case r.Type == TypeRun:

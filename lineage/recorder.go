@@ -24,7 +24,7 @@ type Recorder struct {
 func RefFor(typ, name string) string {
 	prefix := map[string]string{
 		TypeDataset: "datasets", TypeLabels: "labels", TypeModel: "models",
-		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics",
+		TypeRun: "runs", TypeImport: "imports", TypeMetrics: "metrics", TypePromotion: "events", TypeDrift: "drift",
 	}[typ]
 	return prefix + "/" + refs.SafeRefPart(name)
 }
@@ -63,6 +63,14 @@ func (rc *Recorder) Prepare(ctx context.Context, w objects.Putter, r *Record, re
 		if r.Previous.IsZero() && cur != (objects.ID{}) {
 			r.Previous = cur
 		}
+		if r.Type == TypeModel && r.Number == 0 {
+			if r.Number, err = nextNumber(ctx, rc.Store, cur); err != nil {
+				return objects.ID{}, nil, fmt.Errorf("number a version of %s: %w", ref, err)
+			}
+			if r.Skip, err = SkipFor(ctx, rc.Store, cur, r.Number, VersionNumber); err != nil {
+				return objects.ID{}, nil, fmt.Errorf("number a version of %s: %w", ref, err)
+			}
+		}
 	}
 	id, err := Put(ctx, w, r)
 	if err != nil {
@@ -78,4 +86,22 @@ func (rc *Recorder) Prepare(ctx context.Context, w objects.Putter, r *Record, re
 		return nil
 	}
 	return id, commit, nil
+}
+
+// nextNumber is the number of the model version after head (the ref's
+// current record; zero: none). A head written before versions had numbers
+// is counted along its chain, once.
+func nextNumber(ctx context.Context, s *objects.Store, head objects.ID) (int, error) {
+	n := 0
+	for id := head; !id.IsZero(); n++ {
+		r, err := Load(ctx, s, id)
+		if err != nil {
+			return 0, err
+		}
+		if r.Number > 0 {
+			return r.Number + n + 1, nil
+		}
+		id = r.Previous
+	}
+	return n + 1, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"os"
 	"runtime"
 	"strconv"
 	"testing"
@@ -285,5 +286,59 @@ func BenchmarkReadFile(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPutFileAt is BenchmarkPutFile through the segment-parallel
+// chunker, from a file in a temporary folder (as dv add reads it), with
+// jobs 1 (serial) and the number of CPUs.
+func BenchmarkPutFileAt(b *testing.B) {
+	data := randBytes(testSeed+1, 64<<20)
+	path := b.TempDir() + "/f"
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	for _, jobs := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run("HashOnly/jobs="+strconv.Itoa(jobs), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, _, err := PutFileAt(ctx, HashOnly{}, f, int64(len(data)), jobs, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Writer/jobs="+strconv.Itoa(jobs), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				w := benchStore(b).NewWriter()
+				b.StartTimer()
+				if _, _, err := PutFileAt(ctx, w, f, int64(len(data)), jobs, nil); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkChunkParallel measures the segment-parallel chunker alone
+// (cut points only, no hashing) against BenchmarkChunker.
+func BenchmarkChunkParallel(b *testing.B) {
+	data := randBytes(12345, 64<<20)
+	put := func(context.Context, []byte) (ID, error) { return ID{}, nil }
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := chunkParallel(context.Background(), bytes.NewReader(data), int64(len(data)), segmentSize, runtime.GOMAXPROCS(0), put, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

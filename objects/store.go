@@ -227,6 +227,10 @@ func (s *Store) Has(id ID) bool {
 	return ok
 }
 
+// Refresh reads the index files other processes wrote since Open, so
+// that objects they stored (and a ref they moved names) can be read.
+func (s *Store) Refresh() error { return s.loadIndex() }
+
 // Lookup returns where id is stored.
 func (s *Store) Lookup(id ID) (Loc, bool) {
 	s.mu.RLock()
@@ -330,6 +334,26 @@ func (s *Store) readPackFile(id ID, b []byte, off int64) error {
 	return err
 }
 
+// readStored reads the stored bytes of id at l. A pack that has vanished
+// may have been repacked by a gc in another process since the index was
+// read: the index files written meanwhile are read once, and a new place
+// for id is tried before the missing pack is reported as damage.
+func (s *Store) readStored(id ID, l Loc) (Loc, []byte, error) {
+	stored := make([]byte, l.Length)
+	err := s.readPackAt(l.Pack, stored, int64(l.Offset))
+	if err != nil && errors.Is(err, fs.ErrNotExist) && s.Refresh() == nil {
+		if nl, ok := s.Lookup(id); ok && nl.Pack != l.Pack {
+			l = nl
+			stored = make([]byte, l.Length)
+			err = s.readPackAt(l.Pack, stored, int64(l.Offset))
+		}
+	}
+	if err != nil {
+		return l, nil, loadErr(id, l.Pack, err)
+	}
+	return l, stored, nil
+}
+
 // loadErr turns a failed read of object id from pack p into the error
 // Load and LoadStored return: damage stays a *CorruptError (exit 3) naming
 // the object, any other error keeps its path (exit 1).
@@ -349,11 +373,18 @@ func (s *Store) Load(ctx context.Context, id ID) (Type, []byte, error) {
 	}
 	l, ok := s.Lookup(id)
 	if !ok {
-		return 0, nil, &NotFoundError{ID: id}
+		// Another process may have stored it since Open (a ref it moved
+		// names it): read the index files added meanwhile, once.
+		if err := s.Refresh(); err != nil {
+			return 0, nil, err
+		}
+		if l, ok = s.Lookup(id); !ok {
+			return 0, nil, &NotFoundError{ID: id}
+		}
 	}
-	stored := make([]byte, l.Length)
-	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
-		return 0, nil, loadErr(id, l.Pack, err)
+	l, stored, err := s.readStored(id, l)
+	if err != nil {
+		return 0, nil, err
 	}
 	data, err := decompress(l.Comp, stored, int(l.RawLen))
 	if err != nil {

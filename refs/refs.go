@@ -1,5 +1,5 @@
 // Package refs holds dv's mutable names. A ref (datasets/NAME,
-// models/NAME/production, ...) points at an object id and moves only by
+// aliases/MODEL/production, ...) points at an object id and moves only by
 // compare-and-swap. Reading git is refs/git's (package gitrepo).
 package refs
 
@@ -25,7 +25,28 @@ var (
 	ErrNotFound = errors.New("ref not found")
 	// ErrInvalidName is returned for names that are not safe paths.
 	ErrInvalidName = errors.New("invalid ref name")
+	// ErrNameConflict means a name is a prefix directory of an existing
+	// ref, or has one as a prefix (git's rule): see NameConflictError.
+	ErrNameConflict = errors.New("ref name conflicts with an existing ref")
 )
+
+// NameConflictError is a ref name refused because Existing is a ref whose
+// name is a prefix of it, or which has it as a prefix.
+type NameConflictError struct {
+	Name, Existing string
+}
+
+func (e *NameConflictError) Error() string {
+	how := "is a prefix of"
+	if strings.HasPrefix(e.Existing, e.Name+"/") {
+		how = "is below"
+	}
+	return fmt.Sprintf("ref %s: %v: ref %s %s it (no ref name may be a directory of another); choose another name",
+		e.Name, ErrNameConflict, e.Existing, how)
+}
+
+// Is makes a NameConflictError match ErrNameConflict.
+func (e *NameConflictError) Is(target error) bool { return target == ErrNameConflict }
 
 // ValidName checks a ref name: slash-separated components of letters,
 // digits and "._-@", none empty, "." or "..", none starting with "." or
@@ -75,12 +96,76 @@ func (s *Store) Get(name string) (objects.ID, error) {
 	return id, nil
 }
 
+// CheckName checks that name is valid and that no ref is a prefix of it
+// and that it is a prefix of no ref (git's rule: refs are files, so
+// models/a and models/a/b cannot both exist). Commands call it before they
+// store anything; CompareAndSwap calls it again.
+func (s *Store) CheckName(name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		prefix := strings.Join(parts[:i], "/")
+		fi, err := os.Lstat(s.path(prefix))
+		if err == nil && !fi.IsDir() {
+			return &NameConflictError{Name: name, Existing: prefix}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // nothing below either
+		}
+	}
+	fi, err := os.Lstat(s.path(name))
+	if err != nil || !fi.IsDir() {
+		return nil
+	}
+	below := ""
+	_ = filepath.WalkDir(s.path(name), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || below != "" {
+			return fs.SkipAll
+		}
+		if !d.IsDir() && !strings.HasSuffix(p, ".lock") && !strings.HasPrefix(d.Name(), ".") {
+			rel, _ := filepath.Rel(s.dir, p)
+			below = filepath.ToSlash(rel)
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if below != "" {
+		return &NameConflictError{Name: name, Existing: below}
+	}
+	// Only empty directories left by deleted refs: they go.
+	_ = removeEmptyDirs(s.path(name))
+	return nil
+}
+
+// removeEmptyDirs removes dir and the empty directories below it.
+func removeEmptyDirs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			_ = removeEmptyDirs(filepath.Join(dir, e.Name()))
+		}
+	}
+	return os.Remove(dir)
+}
+
 // CompareAndSwap moves name from old to new. A zero old means the ref must
 // not exist; a zero new deletes it. It returns ErrConflict when the ref does
-// not hold old, or another process is updating it.
+// not hold old, or another process is updating it, and a
+// *NameConflictError (before anything is written) when another ref's name
+// is a prefix of name or the other way round.
 func (s *Store) CompareAndSwap(ctx context.Context, name string, old, new objects.ID) error {
 	if err := ValidName(name); err != nil {
 		return err
+	}
+	if !new.IsZero() {
+		if err := s.CheckName(name); err != nil {
+			return err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -32,6 +32,9 @@ type PullResult struct {
 	// Diverged are the refs whose local value differs from the remote's
 	// and was kept.
 	Diverged []string
+	// Remote are the remote's refs that were applied (a full pull), for
+	// callers that settle diverged refs of their own (registry.Reconcile).
+	Remote map[string]objects.ID
 }
 
 // Pull downloads what the roots need (fetching the trees that computing
@@ -86,6 +89,7 @@ func (s *Syncer) Pull(ctx context.Context, o PullOptions) (PullResult, error) {
 			delete(rrefs, n)
 		}
 	}
+	res.Remote = rrefs
 	res.Diverged, err = s.ApplyRefs(ctx, o.Refs, rrefs)
 	return res, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Metrics is what a record says about one model version or run.
@@ -20,6 +21,7 @@ type Metrics struct {
 	ID      objects.ID         `json:"id"`
 	Type    string             `json:"type"`
 	Name    string             `json:"name,omitempty"`
+	Number  int                `json:"number,omitempty"` // a model version's number (v3)
 	Run     objects.ID         `json:"run,omitzero"`
 	Metrics map[string]float64 `json:"metrics"`
 	Record  *lineage.Record    `json:"-"`
@@ -33,7 +35,7 @@ func MetricsOf(ctx context.Context, s *objects.Store, id objects.ID) (*Metrics, 
 	if err != nil {
 		return nil, err
 	}
-	m := &Metrics{ID: id, Type: rec.Type, Name: rec.Name, Run: rec.Run, Metrics: rec.Metrics, Record: rec}
+	m := &Metrics{ID: id, Type: rec.Type, Name: rec.Name, Number: rec.Number, Run: rec.Run, Metrics: rec.Metrics, Record: rec}
 	switch rec.Type {
 	case lineage.TypeRun:
 		m.Run = id
@@ -97,15 +99,12 @@ func DiffMetrics(a, b map[string]float64) []MetricDelta {
 	return out
 }
 
-// MetricsPrefixes are tried, in order, for a bare name given to dv metrics.
-var MetricsPrefixes = []string{"models/", "runs/", "metrics/"}
-
-// ShowMetrics returns the metrics of target (see Resolve and MetricsOf),
+// ShowMetrics returns the metrics of target (see registry.Resolve and MetricsOf),
 // or of every models/ ref when target is empty.
 func ShowMetrics(ctx context.Context, r *workspace.Repo, rs *refs.Store, target string) ([]*Metrics, error) {
 	var ids []objects.ID
 	if target != "" {
-		id, err := Resolve(r, rs, target, MetricsPrefixes...)
+		id, err := registry.ResolveID(ctx, r, rs, target)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +142,7 @@ type MetricsComparison struct {
 // those of a's previous version (or run) and a.
 func CompareMetrics(ctx context.Context, r *workspace.Repo, rs *refs.Store, a, b string) (*MetricsComparison, error) {
 	resolve := func(target string) (*Metrics, error) {
-		id, err := Resolve(r, rs, target, MetricsPrefixes...)
+		id, err := registry.ResolveID(ctx, r, rs, target)
 		if err != nil {
 			return nil, err
 		}

@@ -86,11 +86,14 @@ func (rn *Runner) prepareRun(ctx context.Context, b *batch, o RunOptions, run *l
 	if run.Log, err = putLog(ctx, b.w, logf); err != nil {
 		return fmt.Errorf("run %s: store the log: %w", o.Name, err)
 	}
+	if err := putPackages(ctx, b.w, run, o.packages); err != nil {
+		return fmt.Errorf("run %s: store the package list: %w", o.Name, err)
+	}
 	run.Status, run.Metrics, run.Outputs = StatusSucceeded, res.Metrics, nil
 	for _, a := range outs {
 		run.Outputs = append(run.Outputs, lineage.IO{Path: a.rel, Data: a.p.OID})
 	}
-	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	run.Parents, run.Objects = runLinks(run, o.Parents)
 	var metricsID objects.ID
 	if o.Model != nil && metricsData != nil {
 		// The metrics file is an output too: the run holds it, so that a
@@ -171,12 +174,12 @@ func (rn *Runner) prepareVersion(ctx context.Context, b *batch, o RunOptions, re
 	return id, nil
 }
 
-// restore serves a run from the cache: when runcache/<key> names a
+// Restore serves a run from the cache: when runcache/<key> names a
 // successful run whose outputs are all in the store, each output whose
 // pointer names other data gets a new version record (parent: the cached
 // run) and its pointer, then the outputs are checked out. It returns nil
 // when the cache cannot serve the run.
-func (rn *Runner) restore(ctx context.Context, o RunOptions, key string) (*RunResult, error) {
+func (rn *Runner) Restore(ctx context.Context, o RunOptions, key string) (*RunResult, error) {
 	id, err := rn.Rec.Refs.Get(CacheRefPrefix + key)
 	if err != nil {
 		return nil, nil // no entry (or an unreadable one: run instead)
@@ -285,6 +288,12 @@ func (rn *Runner) restorePointer(ctx context.Context, b *batch, o RunOptions, ou
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return restored{}, err
 	}
+	if a, ok := rn.recordedVersion(ctx, o, out, cur, run); ok {
+		if cur != nil && cur.Record == a.record && cur.OID == out.Data {
+			return restored{record: cur.Record}, nil
+		}
+		return a, nil
+	}
 	if cur != nil && cur.OID == out.Data && !cur.Record.IsZero() {
 		return restored{record: cur.Record}, nil
 	}
@@ -335,4 +344,35 @@ func (rn *Runner) describe(ctx context.Context, p *pointer.Pointer, id objects.I
 		}
 	}
 	return nil
+}
+
+// recordedVersion finds the version of out that the cached run itself
+// recorded, when the output's ref still names it (a run that ran as a
+// compute engine's job, fetched from the remote): its pointer then names
+// that record, and no new version is recorded.
+func (rn *Runner) recordedVersion(ctx context.Context, o RunOptions, out lineage.IO, cur *pointer.Pointer, run objects.ID) (restored, bool) {
+	p := &pointer.Pointer{}
+	if cur != nil {
+		cp := *cur
+		p = &cp
+	}
+	p.Kind = rn.outputKind(o, out.Path)
+	if o.Model != nil && out.Path == o.Model.Path {
+		p.Name = o.Model.Name
+	}
+	p.OID = out.Data
+	_, ref := lineage.Version(out.Path, p, cur)
+	id, err := rn.Rec.Refs.Get(ref)
+	if err != nil {
+		return restored{}, false
+	}
+	rec, err := lineage.Load(ctx, rn.Repo.Store, id)
+	if err != nil || rec.Run != run || rec.Data != out.Data || rec.Path != out.Path {
+		return restored{}, false
+	}
+	if err := rn.describe(ctx, p, out.Data); err != nil {
+		return restored{}, false
+	}
+	p.Record = id
+	return restored{addedOutput{rel: out.Path, p: p, prev: cur}, id}, true
 }

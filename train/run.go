@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,18 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Versions are added to the recorded environment (dv's own version).
 	Versions map[string]string
+
+	// Parents are more provenance parents of the run record, after its
+	// inputs' versions (dv retrain: the run it repeats, the drift check
+	// that prompted it). Meta is stored on the run record. Neither is part
+	// of the run cache's key.
+	Parents []objects.ID
+	Meta    map[string]string
+	// Job is recorded on the run when it runs as a compute engine's job
+	// (dv job); it is not part of the cache key.
+	Job *lineage.Job
+
+	packages []byte // the Python package list captured with the environment
 }
 
 // ModelOptions describe the output of a training run.
@@ -119,6 +132,32 @@ type Runner struct {
 // identical successful run is recorded (unless Force), and otherwise runs
 // the command, records the run and stores the outputs as new versions.
 func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
+	p, err := rn.Plan(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &RunResult{Name: o.Name, CacheKey: p.CacheKey, NoCache: p.NoCache}
+	if res.CacheKey != "" && !o.Force {
+		hit, err := rn.Restore(ctx, o, res.CacheKey)
+		if err != nil || hit != nil {
+			return hit, err
+		}
+	}
+	return rn.execute(ctx, o, p.Inputs, res)
+}
+
+// Plan is what a run will use, known before it runs: its pinned inputs
+// and its cache key.
+type Plan struct {
+	Inputs   []lineage.IO
+	CacheKey string // "" when the run cache is off
+	NoCache  string // why the run cache is off
+	Code     *CodeState
+}
+
+// Plan checks the options, pins the inputs and computes the cache key,
+// without running anything.
+func (rn *Runner) Plan(ctx context.Context, o RunOptions) (*Plan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -129,7 +168,7 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &RunResult{Name: o.Name}
+	p := &Plan{Inputs: inputs}
 	written := append([]string{}, o.Outs...)
 	if o.Model != nil && o.Model.MetricsFile != "" {
 		written = append(written, o.Model.MetricsFile)
@@ -137,7 +176,7 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	code, err := ReadCodeState(ctx, rn.Repo.Root, o.Command, written)
 	switch {
 	case errors.Is(err, ErrNoCodeState):
-		res.NoCache = err.Error()
+		p.NoCache = err.Error()
 	case err != nil:
 		return nil, err
 	default:
@@ -145,15 +184,9 @@ func (rn *Runner) Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		if o.Model != nil {
 			k.Model = o.Model.Name + "\x00" + o.Model.MetricsFile
 		}
-		res.CacheKey = CacheKey(k)
+		p.CacheKey, p.Code = CacheKey(k), code
 	}
-	if res.CacheKey != "" && !o.Force {
-		hit, err := rn.restore(ctx, o, res.CacheKey)
-		if err != nil || hit != nil {
-			return hit, err
-		}
-	}
-	return rn.execute(ctx, o, inputs, res)
+	return p, nil
 }
 
 // execute runs the command and records the run.
@@ -173,19 +206,22 @@ func (rn *Runner) execute(ctx context.Context, o RunOptions, inputs []lineage.IO
 	}
 	defer logf.Close()
 
-	envc := make(chan *lineage.Env, 1)
-	go func() { envc <- CaptureEnv(ctx, rn.Repo.Root, o.Versions) }()
+	penv := ParamEnv(o.Params, paramsFile)
+	envc := make(chan RunEnv, 1)
+	go func() { envc <- CaptureRunEnv(ctx, rn.Repo.Root, o.Command, penv, o.Versions) }()
 	res.Start = rn.Rec.Now().UTC()
-	status, err := execute(ctx, rn.Repo.Root, o.Command, ParamEnv(o.Params, paramsFile), o.Stdout, o.Stderr, logf)
+	status, err := execute(ctx, rn.Repo.Root, o.Command, penv, o.Stdout, o.Stderr, logf)
 	res.End = rn.Rec.Now().UTC()
-	env := <-envc
+	renv := <-envc
+	env := renv.Env
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", o.Name, err)
 	}
 	res.ExitCode = status
 	run := &lineage.Record{Type: lineage.TypeRun, Name: o.Name, Command: o.Command, Params: o.Params,
 		Inputs: inputs, ExitCode: status, Start: res.Start, End: res.End, Env: env,
-		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey}
+		CodeTree: rn.Rec.Code.Tree, CacheKey: res.CacheKey, Meta: o.Meta, Job: o.Job}
+	o.packages = renv.Packages
 	var reason string
 	var metricsData []byte
 	if status == 0 {
@@ -216,8 +252,12 @@ func (rn *Runner) recordFailed(ctx context.Context, o RunOptions, run *lineage.R
 		w.Abort()
 		return fmt.Errorf("run %s: store the log: %w", o.Name, err)
 	}
-	run.Status, run.Outputs, run.Metrics = StatusFailed, nil, nil
-	run.Parents, run.Objects = runLinks(run.Inputs, run.Log)
+	if err := putPackages(ctx, w, run, o.packages); err != nil {
+		w.Abort()
+		return fmt.Errorf("run %s: store the package list: %w", o.Name, err)
+	}
+	run.Status, run.Outputs, run.Metrics, run.Reason = StatusFailed, nil, nil, reason
+	run.Parents, run.Objects = runLinks(run, o.Parents)
 	id, err := b.put(ctx, run, lineage.RefFor(lineage.TypeRun, o.Name))
 	if err != nil {
 		w.Abort()
@@ -257,19 +297,40 @@ func checkProduced(r *workspace.Repo, outs []string, cmd string) string {
 	return ""
 }
 
-// runLinks returns a run's parents (the inputs' version records) and the
-// objects it holds (its log). The inputs' and outputs' data are named in
-// Inputs and Outputs but held by the pointer files in git, as for dataset
-// versions.
-func runLinks(inputs []lineage.IO, log objects.ID) (parents, objs []objects.ID) {
+// runLinks returns a run's parents (the inputs' version records, then
+// extra) and the objects it holds (its log, and its Python package list).
+// The inputs' and outputs' data are named in Inputs and Outputs but held by
+// the pointer files in git, as for dataset versions.
+func runLinks(run *lineage.Record, extra []objects.ID) (parents, objs []objects.ID) {
 	seen := map[objects.ID]bool{}
-	for _, in := range inputs {
+	for _, in := range run.Inputs {
 		if !in.Record.IsZero() && !seen[in.Record] {
 			seen[in.Record] = true
 			parents = append(parents, in.Record)
 		}
 	}
-	return parents, []objects.ID{log}
+	for _, id := range extra {
+		if !id.IsZero() && !seen[id] {
+			seen[id] = true
+			parents = append(parents, id)
+		}
+	}
+	objs = []objects.ID{run.Log}
+	if run.Env != nil && run.Env.Python != nil && !run.Env.Python.Packages.IsZero() && run.Env.Python.Packages != run.Log {
+		objs = append(objs, run.Env.Python.Packages)
+	}
+	return parents, objs
+}
+
+// putPackages stores the Python package list and names it in the run's
+// environment.
+func putPackages(ctx context.Context, w objects.Putter, run *lineage.Record, list []byte) error {
+	if run.Env == nil || run.Env.Python == nil || list == nil {
+		return nil
+	}
+	id, _, err := objects.PutFile(ctx, w, bytes.NewReader(list), 1)
+	run.Env.Python.Packages = id
+	return err
 }
 
 // batch prepares records in one writer and moves their refs, in order,

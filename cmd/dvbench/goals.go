@@ -73,14 +73,34 @@ func (b *bench) initProject(ctx context.Context, dir string) error {
 func (b *bench) dvTimed(ctx context.Context, key string, run int, dir string, args ...string) ([]byte, error) {
 	var out []byte
 	var cpu float64
+	var rss int64
 	err := b.timed(ctx, key, run, func() (err error) {
-		out, cpu, err = commandCPU(ctx, dir, nil, b.dv, args...)
+		out, cpu, rss, err = commandStats(ctx, dir, nil, b.dv, args...)
 		return err
 	})
 	if err == nil {
 		b.res.setSecs(key+" cpu", run, cpu)
+		b.res.set(key+" rss", run, float64(rss))
 	}
 	return out, err
+}
+
+// storeSize records the size of dir's dv store (all of .dv) under key.
+func (b *bench) storeSize(key string, run int, dir string) {
+	if n, err := dirSize(filepath.Join(dir, ".dv")); err != nil {
+		b.res.fail(key, run, err)
+	} else {
+		b.res.set(key, run, float64(n))
+	}
+}
+
+// resticRepoSize records the size of the restic repository in scratch.
+func (b *bench) resticRepoSize(key string, run int, scratch string) {
+	if n, err := dirSize(filepath.Join(scratch, "repo")); err != nil {
+		b.res.fail(key, run, err)
+	} else {
+		b.res.set(key, run, float64(n))
+	}
 }
 
 // dvAdd runs dv --json add name in dir, timed under key.
@@ -117,7 +137,9 @@ func (b *bench) peerRefs(ctx context.Context, run int, wl, dir, name string, isD
 		if err := resticInit(ctx, s); err != nil {
 			b.res.fail(wl+" restic backup", run, err)
 		} else {
-			_ = b.timed(ctx, wl+" restic backup", run, func() error { return resticBackup(ctx, s, dir, name) })
+			if b.timed(ctx, wl+" restic backup", run, func() error { return resticBackup(ctx, s, dir, name) }) == nil {
+				b.resticRepoSize(wl+" restic repo bytes", run, s)
+			}
 		}
 		b.clean(ctx, s)
 	}
@@ -151,11 +173,15 @@ func (b *bench) runW1(ctx context.Context, run int) error {
 	}
 	if r, err := b.dvAdd(ctx, "W1 dv add", run, dir, name); err == nil {
 		b.res.set("W1 dv stored bytes", run, float64(r.StoredBytes))
+		b.storeSize("W1 dv store bytes", run, dir)
 	}
 	if err := resetProject(dir, name); err != nil {
 		return err
 	}
 	syncAll(ctx)
+	if !b.cfg.want("P1") {
+		return nil // P8 alone: the peak RSS of dv add is all it needs
+	}
 	if err := b.peerRefs(ctx, run, "W1", dir, name, false); err != nil {
 		return err
 	}
@@ -200,6 +226,7 @@ func (b *bench) runW2(ctx context.Context, run int) error {
 	}
 	b.res.set("W2 .dv files", run, float64(n))
 	b.res.set("W2 dv stored bytes", run, float64(r.StoredBytes))
+	b.storeSize("W2 dv store bytes", run, dir)
 
 	if b.cfg.want("P3") {
 		if out, err := b.dvTimed(ctx, "W3 dv status", run, dir, "--json", "status"); err == nil {
@@ -221,6 +248,9 @@ func (b *bench) runW2(ctx context.Context, run int) error {
 		}
 		if b.p.find && b.p.sh {
 			_ = b.timed(ctx, "W3 find+stat", run, func() error { return findStat(ctx, src) })
+		}
+		if b.w.w3GitDir != "" {
+			_ = b.timed(ctx, "W3 git status", run, func() error { return gitStatus(ctx, b.w.w3GitDir, src) })
 		}
 	}
 	if b.cfg.want("P10") {
@@ -331,6 +361,31 @@ func (b *bench) runW4(ctx context.Context, run int) error {
 		}
 		b.res.set(fmt.Sprintf("W4 v%d stored %%", v+1), run, 100*float64(r.StoredBytes)/size)
 		b.res.set(fmt.Sprintf("W4 v%d new %%", v+1), run, 100*float64(r.NewBytes)/size)
+	}
+	b.storeSize("W4 dv store bytes", run, proj)
+	if b.p.restic && run == 0 {
+		// Store size only (it does not change from run to run): restic
+		// backs up v1 then v2 into one repository.
+		s, err := b.scratch("restic")
+		if err != nil {
+			return err
+		}
+		defer b.clean(ctx, s)
+		if err := resticInit(ctx, s); err != nil {
+			b.res.fail("W4 restic repo bytes", run, err)
+			return nil
+		}
+		for _, src := range []string{b.w.w4V1, b.w.w4V2} {
+			_ = os.Remove(data)
+			if err := os.Link(src, data); err != nil {
+				return err
+			}
+			if err := resticBackup(ctx, s, proj, "data.csv"); err != nil {
+				b.res.fail("W4 restic repo bytes", run, err)
+				return nil
+			}
+		}
+		b.resticRepoSize("W4 restic repo bytes", run, s)
 	}
 	return nil
 }

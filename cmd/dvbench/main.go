@@ -1,6 +1,6 @@
 // Command dvbench measures dv against its performance goals (PERF.md).
 //
-//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P9,P10] [-scale 1.0] [-keep] [-dir DIR]
+//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13] [-scale 1.0] [-cores 2,4,8,all] [-keep] [-dir DIR]
 //
 // It builds dv, generates the workloads in a temporary folder (never in the
 // repository), runs dv and every installed peer tool (cp, find, b3sum,
@@ -15,7 +15,14 @@
 // which dvbench then starts on a free loopback port; without either they
 // are skipped with a line saying so. .ci/bench starts one. dv's remote
 // points at a counting proxy in front of the server (s3server.go). P9
-// generates W6 with real dv commands (lineage.go); its size follows -scale.
+// generates W6 with real dv commands (lineage.go), P11 W7 (registry.go);
+// their size follows -scale. P12 drifts W12 (drift.go), P13 exports W13
+// (export.go). P8 is the peak RSS of dv add W1 (wait4's ru_maxrss). Store
+// sizes are compared with restic's repository where restic is installed.
+//
+// -cores runs every goal again for each CPU count, each command under
+// taskset -c 0-(n-1) ("all": no taskset), and prints one table per count;
+// counts above the machine's CPUs are skipped with a line saying so.
 package main
 
 import (
@@ -32,12 +39,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9", "P10"}
+var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"}
 
 type config struct {
 	runs  int
@@ -45,6 +53,7 @@ type config struct {
 	scale float64
 	keep  bool
 	dir   string
+	cores []int // -cores: CPU counts to sweep (0: all); nil: no sweep
 }
 
 func (c config) want(goal string) bool { return c.only[goal] }
@@ -62,6 +71,9 @@ type bench struct {
 	s3   *s3env     // P5–P7: the server and proxy; nil when skipped
 	s3p  s3projects // P5–P7: the projects pushed from
 	w6   w6         // P9: the lineage project
+	w7   w7         // P11: the registry project
+	w12  w12        // P12: the drift CSVs
+	w13  w13        // P13: the exported model
 }
 
 func main() {
@@ -83,6 +95,7 @@ func parseFlags(args []string) (config, error) {
 	scale := fs.Float64("scale", 1.0, "scale the workloads' sizes and file counts (e.g. 0.05 for a quick run)")
 	keep := fs.Bool("keep", false, "keep the temporary folder with the workloads")
 	dir := fs.String("dir", os.TempDir(), "where to create the temporary folder")
+	cores := fs.String("cores", "", "CPU counts to sweep, e.g. 2,4,8,all: every goal runs under taskset with that many CPUs")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -95,6 +108,20 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.scale <= 0 || cfg.scale > 10 {
 		return cfg, fmt.Errorf("-scale must be in (0, 10]")
+	}
+	if *cores != "" {
+		for _, c := range strings.Split(*cores, ",") {
+			c = strings.TrimSpace(c)
+			if c == "all" {
+				cfg.cores = append(cfg.cores, 0)
+				continue
+			}
+			n, err := strconv.Atoi(c)
+			if err != nil || n < 1 {
+				return cfg, fmt.Errorf("-cores: %q is not a CPU count or all", c)
+			}
+			cfg.cores = append(cfg.cores, n)
+		}
 	}
 	for _, g := range strings.Split(*only, ",") {
 		g = strings.ToUpper(strings.TrimSpace(g))
@@ -113,21 +140,63 @@ func run(ctx context.Context, cfg config) int {
 		b.cleanup()
 		return 1
 	}
-	err := b.measure(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dvbench:", err)
-	}
-	b.res.note("load average at end: %s", loadAvg())
 	out := bufio.NewWriter(os.Stdout)
-	fmt.Fprintln(out)
-	b.res.print(out, tableRows(b))
-	b.res.printRuns(out)
+	var err error
+	if cfg.cores == nil {
+		err = b.measureAndPrint(ctx, out)
+	} else {
+		header := b.res.header
+		nproc := runtime.NumCPU()
+		for _, n := range cfg.cores {
+			if n > nproc {
+				line := fmt.Sprintf("cores sweep: %d cores skipped: this machine has %d", n, nproc)
+				b.logf("%s", line)
+				fmt.Fprintf(out, "\n%s\n", line)
+				continue
+			}
+			if _, err := exec.LookPath("taskset"); err != nil && n > 0 && n < nproc {
+				line := fmt.Sprintf("cores sweep: %d cores skipped: taskset is not installed (util-linux)", n)
+				b.logf("%s", line)
+				fmt.Fprintf(out, "\n%s\n", line)
+				continue
+			}
+			b.res = newResults(cfg.runs)
+			b.res.header = slices.Clone(header)
+			cpuList = ""
+			what := fmt.Sprintf("all %d cores (no taskset)", nproc)
+			if n > 0 && n < nproc {
+				cpuList = fmt.Sprintf("0-%d", n-1)
+				what = fmt.Sprintf("%d cores (taskset -c %s)", n, cpuList)
+			}
+			b.res.header = append(b.res.header, "cores sweep: "+what)
+			b.logf("cores sweep: %s", what)
+			fmt.Fprintf(out, "\n=== %s ===\n", what)
+			if err = b.measureAndPrint(ctx, out); err != nil {
+				break
+			}
+		}
+		cpuList = ""
+	}
 	_ = out.Flush()
 	b.cleanup()
 	if err != nil {
 		return 1
 	}
 	return 0
+}
+
+// measureAndPrint measures every selected goal and prints the table.
+func (b *bench) measureAndPrint(ctx context.Context, out *bufio.Writer) error {
+	err := b.measure(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dvbench:", err)
+	}
+	b.res.note("load average at end: %s", loadAvg())
+	fmt.Fprintln(out)
+	b.res.print(out, tableRows(b))
+	b.res.printRuns(out)
+	_ = out.Flush()
+	return err
 }
 
 // setup builds dv, finds the peers and generates the workloads.
@@ -183,13 +252,21 @@ func (b *bench) generate(ctx context.Context) error {
 		}
 	}
 	s3 := b.s3 != nil
-	if c.want("P1") || (s3 && (c.want("P6") || c.want("P7"))) {
+	if c.want("P1") || c.want("P8") || (s3 && (c.want("P6") || c.want("P7"))) {
 		if err := step("W1", func() error { return genW1(b.root, c.scale, w) }); err != nil {
 			return err
 		}
 	}
 	if c.want("P2") || c.want("P3") || c.want("P10") || (s3 && (c.want("P5") || c.want("P7"))) {
 		if err := step("W2", func() error { return genW2(ctx, b.root, c.scale, w) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P3") && b.p.git {
+		w.w3GitDir = filepath.Join(b.root, "w3-git")
+		if err := step("the git index of W3", func() error {
+			return gitAddTree(ctx, w.w3GitDir, filepath.Join(w.w2Dir, w.w2Name))
+		}); err != nil {
 			return err
 		}
 	}
@@ -205,6 +282,21 @@ func (b *bench) generate(ctx context.Context) error {
 	}
 	if c.want("P9") {
 		if err := step("W6", func() error { return b.genW6(ctx) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P11") {
+		if err := step("W7", func() error { return b.genW7(ctx) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P12") {
+		if err := step("W12", func() error { return b.genW12(ctx) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P13") {
+		if err := step("W13", func() error { return b.genW13(ctx) }); err != nil {
 			return err
 		}
 	}
@@ -233,6 +325,15 @@ func (b *bench) describeWorkloads() []string {
 	if b.w6.dir != "" {
 		out = append(out, b.describeW6())
 	}
+	if b.w7.dir != "" {
+		out = append(out, b.describeW7())
+	}
+	if b.w12.ref != "" {
+		out = append(out, b.describeW12())
+	}
+	if b.w13.dir != "" {
+		out = append(out, fmt.Sprintf("W13 (P13): a model version of one file of %s random bytes, exported in each format", humanBytes(b.w13.bytes)))
+	}
 	return out
 }
 
@@ -247,12 +348,15 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	c := b.cfg
 	for _, x := range []wl{
-		{"W1", c.want("P1"), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runW1},
+		{"W1", c.want("P1") || c.want("P8"), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runW1},
 		{"W2", c.want("P2") || c.want("P3") || c.want("P10"), filepath.Join(b.w.w2Dir, b.w.w2Name), b.runW2},
 		{"W4", c.want("P4"), b.w.w4V1, b.runW4},
 		{"S3 W2", b.s3 != nil && (c.want("P5") || c.want("P7")), filepath.Join(b.w.w2Dir, b.w.w2Name), b.runS3W2},
 		{"S3 W1", b.s3 != nil && (c.want("P6") || c.want("P7")), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runS3W1},
 		{"W6", c.want("P9"), b.w6.dir, b.runW6},
+		{"W7", c.want("P11"), b.w7.dir, b.runW7},
+		{"W12", c.want("P12"), b.w12.ref, b.runW12},
+		{"W13", c.want("P13"), filepath.Join(b.w13.dir, b.w13.name), b.runW13},
 	} {
 		if !x.on {
 			continue

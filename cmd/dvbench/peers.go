@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // peers says which reference tools are installed.
@@ -84,6 +85,21 @@ func command(ctx context.Context, dir string, env []string, name string, args ..
 // seconds) the process used: less sensitive than wall time to other work
 // on the machine.
 func commandCPU(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, float64, error) {
+	out, cpu, _, err := commandStats(ctx, dir, env, name, args...)
+	return out, cpu, err
+}
+
+// cpuList, when set, is the taskset CPU list every measured command runs
+// on (the -cores sweep); empty: all CPUs.
+var cpuList string
+
+// commandStats is commandCPU that also returns the peak resident set size
+// of the process in bytes (wait4's rusage ru_maxrss).
+func commandStats(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, float64, int64, error) {
+	if cpuList != "" && name != "sync" {
+		args = append([]string{"-c", cpuList, name}, args...)
+		name = "taskset"
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	if len(env) > 0 {
@@ -93,17 +109,37 @@ func commandCPU(ctx context.Context, dir string, env []string, name string, args
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var cpu float64
+	var rss int64
 	if ps := cmd.ProcessState; ps != nil {
 		cpu = (ps.UserTime() + ps.SystemTime()).Seconds()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss << 10 // kilobytes on Linux
+		}
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > 2000 {
 			msg = msg[:2000] + "..."
 		}
-		return stdout.Bytes(), cpu, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
+		return stdout.Bytes(), cpu, rss, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
 	}
-	return stdout.Bytes(), cpu, nil
+	return stdout.Bytes(), cpu, rss, nil
+}
+
+// dirSize is the total size of the regular files below dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
 }
 
 // syncAll flushes dirty pages so that one measurement does not pay for the
@@ -127,6 +163,30 @@ func plainCopy(ctx context.Context, src, dst string, recursive bool) error {
 		args = []string{"-r", src, dst}
 	}
 	_, err := command(ctx, "", nil, "cp", args...)
+	return err
+}
+
+// gitAddTree makes gitDir a git repository whose index holds every file
+// of tree (the work tree), for the git status reference of P3: an
+// index-based peer on the same files. It runs once, untimed.
+func gitAddTree(ctx context.Context, gitDir, tree string) error {
+	for _, args := range [][]string{
+		{"init", "-q", "--bare", gitDir},
+		{"--git-dir=" + gitDir, "--work-tree=" + tree, "config", "core.bare", "false"},
+		{"--git-dir=" + gitDir, "--work-tree=" + tree, "add", "-A", "."},
+		{"--git-dir=" + gitDir, "--work-tree=" + tree, "status", "--porcelain"}, // refresh the index
+	} {
+		if _, err := command(ctx, tree, gitEnv, "git", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gitStatus is the P3 index-based reference: git status over the same
+// tree, with its index fresh.
+func gitStatus(ctx context.Context, gitDir, tree string) error {
+	_, err := command(ctx, tree, gitEnv, "git", "--git-dir="+gitDir, "--work-tree="+tree, "status", "--porcelain")
 	return err
 }
 

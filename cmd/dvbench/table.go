@@ -109,7 +109,7 @@ func pairRatio(a, b []float64) (float64, int) {
 type row struct {
 	goal, what string
 	dv         string  // key of dv's timing or figure
-	ref, label string  // key and name of the reference; empty for value rows
+	ref, label string  // key and name of the reference; empty for value rows (ratio rows: unit "" is seconds)
 	maxRatio   float64 // ratio rows: PASS when median dv/ref <= maxRatio; 0: info only
 	target     string  // printed target
 	// value rows
@@ -208,7 +208,11 @@ func (r *results) print(w io.Writer, rows []row) int {
 					rs += fmt.Sprintf(" (%d runs)", n)
 				}
 			}
-			cells = []string{rw.goal, rw.what, fmtSeconds(median(dvv)), rw.label, fmtSeconds(median(refv)), rs, rw.target, result}
+			unit := rw.unit
+			if unit == "" {
+				unit = "s"
+			}
+			cells = []string{rw.goal, rw.what, fmtValue(median(dvv), unit), rw.label, fmtValue(median(refv), unit), rs, rw.target, result}
 		}
 		if result == "MISS" || result == "ERROR" {
 			bad++

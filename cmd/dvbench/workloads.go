@@ -33,6 +33,7 @@ type workloads struct {
 	w2Dir, w2Name string // W2: the folder w2Dir/w2Name
 	w2Files       int
 	w2Bytes       int64
+	w3GitDir      string // P3: a git repository whose index holds W2's files
 
 	w4V1, w4V2         string // W4: the two versions of the CSV
 	w4Bytes1, w4Bytes2 int64

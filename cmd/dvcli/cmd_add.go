@@ -1,6 +1,7 @@
 package dvcli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -9,10 +10,12 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func goVersion() string { return runtime.Version() }
@@ -70,8 +73,13 @@ func cmdAdd(e *env) *cli.Command {
 			}
 			var labelsFor objects.ID
 			if opts.LabelsFor != "" {
-				if labelsFor, err = resolveVersion(r, opts.LabelsFor); err != nil {
+				if labelsFor, err = registry.ResolveID(ctx, r, localRefs(r), opts.LabelsFor); err != nil {
 					return fmt.Errorf("--labels-for: %w", err)
+				}
+			}
+			for _, rel := range rels {
+				if err := checkAddRef(r, rel, opts); err != nil {
+					return err
 				}
 			}
 			var results []*workspace.AddResult
@@ -128,4 +136,24 @@ func pointerList(rels []string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// checkAddRef refuses, before any data is stored, a path whose version
+// ref would clash with an existing ref (datasets/a beside datasets/a/b).
+func checkAddRef(r *workspace.Repo, rel string, opts workspace.AddOptions) error {
+	kind, name := opts.Kind, opts.Name
+	if p, err := pointer.Read(r.Abs(rel) + pointer.Ext); err == nil {
+		kind, name = cmp.Or(kind, p.Kind), cmp.Or(name, p.Name)
+	}
+	if name == "" {
+		return nil // named by its path: nested paths are refused by Add, with a better message
+	}
+	if opts.LabelsFor != "" {
+		kind = "labels"
+	}
+	_, ref := lineage.Version(rel, &pointer.Pointer{Kind: cmp.Or(kind, "dataset"), Name: name}, nil)
+	if err := localRefs(r).CheckName(ref); err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	return nil
 }

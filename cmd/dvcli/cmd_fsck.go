@@ -9,6 +9,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 type fsckProblem struct {
@@ -20,7 +21,7 @@ type fsckProblem struct {
 func cmdFsck(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "fsck",
-		Usage: "verify every object, pack, index and pointer; exit 3 on corruption",
+		Usage: "verify every object, pack, index, pointer and event chain; exit 3 on corruption",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "verify remote `NAME` instead (downloads every pack)"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel downloads"},
@@ -62,6 +63,17 @@ func cmdFsck(e *env) *cli.Command {
 			}
 			for _, p := range rootProblems {
 				problems = append(problems, fsckProblem{p.Kind, p.Name, p.Reason})
+			}
+			chains, err := registry.CheckChains(ctx, r.Store, localRefs(r))
+			if err != nil {
+				return err
+			}
+			for _, p := range chains {
+				if p.Integrity() {
+					problems = append(problems, fsckProblem{"event", p.Name, p.Msg})
+				} else {
+					e.warnf("%s", p)
+				}
 			}
 			if e.json {
 				if problems == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	gitrepo "github.com/dv-ml/dv/refs/git"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func cmdLineage(e *env) *cli.Command {
@@ -81,7 +82,7 @@ func cmdLineage(e *env) *cli.Command {
 
 // lineageOf resolves target and returns its lineage, up or down.
 func lineageOf(ctx context.Context, r *workspace.Repo, target string, down bool) (*lineage.Subgraph, error) {
-	id, err := resolveVersion(r, target)
+	id, err := registry.ResolveID(ctx, r, localRefs(r), target)
 	if err != nil {
 		return nil, err
 	}

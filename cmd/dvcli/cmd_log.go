@@ -17,11 +17,12 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // logTypes are what --type accepts: record types and data kinds.
 var logTypes = []string{lineage.TypeDataset, lineage.TypeLabels, lineage.TypeImport, lineage.TypeRun,
-	lineage.TypeModel, lineage.TypeMetrics, "other"}
+	lineage.TypeModel, lineage.TypeMetrics, lineage.TypePromotion, lineage.TypeDrift, "other"}
 
 func cmdLog(e *env) *cli.Command {
 	return &cli.Command{
@@ -89,7 +90,7 @@ func logEntries(ctx context.Context, r *workspace.Repo, target string, f lineage
 			target = "" // the whole project
 		} else if err == nil && isTracked(ctx, r, rel) {
 			f.Path = rel
-		} else if id, err := resolveVersion(r, target); err == nil {
+		} else if id, err := registry.ResolveID(ctx, r, localRefs(r), target); err == nil {
 			f.Of, extra = id, []objects.ID{id}
 		}
 	}

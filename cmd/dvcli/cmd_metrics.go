@@ -16,15 +16,25 @@ import (
 func cmdMetrics(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "metrics",
-		Usage: "show and compare the metrics of model versions and runs",
+		Usage: "show and compare the metrics of model versions and runs; record production metrics",
 		Commands: []*cli.Command{
+			cmdMetricsLog(e),
 			{
 				Name:      "show",
 				Usage:     "show the metrics of a model (its latest version), a run or a record; all models when none is named",
 				ArgsUsage: "[TARGET]",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "history", Usage: "list the production metrics recorded on the model's versions (dv metrics log), newest first; MODEL@ALIAS or MODEL@vN: that version's"},
+				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					if cmd.Args().Len() > 1 {
 						return usagef("metrics show takes at most one TARGET")
+					}
+					if cmd.Bool("history") {
+						if cmd.Args().Len() != 1 {
+							return usagef("metrics show --history needs a MODEL (or MODEL@ALIAS)")
+						}
+						return metricsHistory(ctx, e, cmd.Args().First())
 					}
 					return metricsShow(ctx, e, cmd.Args().First())
 				},
@@ -64,7 +74,11 @@ func metricsShow(ctx context.Context, e *env, target string) error {
 		e.printf("No models with metrics yet (see dv train).\n")
 	}
 	for _, m := range all {
-		e.printf("%s %s (%s)\n", m.Type, orDash(m.Name), m.ID.Short())
+		name := orDash(m.Name)
+		if m.Number > 0 {
+			name += fmt.Sprintf("@v%d", m.Number)
+		}
+		e.printf("%s %s (%s)\n", m.Type, name, m.ID.Short())
 		if len(m.Metrics) == 0 {
 			e.printf("  no metrics recorded\n")
 		}

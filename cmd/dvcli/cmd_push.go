@@ -10,6 +10,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/remote"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func syncFlags() []cli.Flag {
@@ -122,6 +123,15 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 	res, err := s.Pull(ctx, o)
 	for _, n := range slices.Sorted(maps.Keys(res.Unheld)) {
 		e.warnf("ref %s on %s names %s, which neither side holds; left as it is", n, name, res.Unheld[n].Short())
+	}
+	if err == nil && o.Refs != nil {
+		// Registry refs (events, aliases) that diverged are settled by
+		// their chains: the remote's decisions win over unpushed ones.
+		var notes []string
+		res.Diverged, notes, err = registry.Reconcile(ctx, r.Store, o.Refs, res.Remote, res.Diverged)
+		for _, n := range notes {
+			e.warnf("%s", n)
+		}
 	}
 	for _, d := range res.Diverged {
 		e.warnf("ref %s differs from %s's; kept yours (push to replace theirs)", d, name)

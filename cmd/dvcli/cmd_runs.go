@@ -13,19 +13,28 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func cmdRuns(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "runs",
 		Usage: "list recorded runs, newest first, with their params and metrics",
+		Description: "Jobs submitted with dv run/train --on and not recorded yet are listed first (submitted,\n" +
+			"running). --follow ID streams a job's log until its run is recorded; --cancel ID cancels it\n" +
+			"and records the run failed. --env A prints a run's environment (OS, tools, lock files,\n" +
+			"Python packages, GPUs, image); --env A B prints what differs between two runs'.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only the runs of step or model `NAME`"},
 			&cli.StringFlag{Name: "log", Usage: "print the stdout and stderr of `RUN` (a run id, or a name for its latest run)"},
+			&cli.StringFlag{Name: "follow", Usage: "follow submitted job `ID` (TARGET/ID) to its recorded run, streaming its log"},
+			&cli.StringFlag{Name: "cancel", Usage: "cancel submitted job `ID` (TARGET/ID) and record its run failed"},
+			&cli.StringFlag{Name: "env", Usage: "print the environment of `RUN`; with a second run B, what differs from A to B"},
 		},
+		ArgsUsage: "[--env A [B]]",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() > 0 {
-				return usagef("runs takes no arguments (use --name NAME)")
+			if cmd.Args().Len() > 0 && (cmd.String("env") == "" || cmd.Args().Len() > 1) {
+				return usagef("runs takes no arguments (use --name NAME, or --env A B)")
 			}
 			r, err := openRepo()
 			if err != nil {
@@ -33,8 +42,15 @@ func cmdRuns(e *env) *cli.Command {
 			}
 			defer r.Close()
 			rs := localRefs(r)
+			if a := cmd.String("env"); a != "" {
+				return runsEnv(ctx, e, r, rs, a, cmd.Args().First())
+			}
+			if id, cancel := cmd.String("follow"), cmd.String("cancel"); id != "" || cancel != "" {
+				return runsJob(ctx, e, r, id, cancel)
+			}
+			jobs := activeJobs(ctx, r)
 			if target := cmd.String("log"); target != "" {
-				id, err := train.Resolve(r, rs, target, "runs/")
+				id, err := registry.ResolveID(ctx, r, rs, target)
 				if err != nil {
 					return err
 				}
@@ -53,9 +69,9 @@ func cmdRuns(e *env) *cli.Command {
 				if runs == nil {
 					runs = []train.RunInfo{}
 				}
-				return e.printJSON(runs)
+				return e.printJSON(append(jobInfos(jobs), runs...))
 			}
-			if len(runs) == 0 {
+			if len(runs) == 0 && len(jobs) == 0 {
 				e.printf("No runs recorded yet (see dv run and dv train).\n")
 				return nil
 			}
@@ -64,6 +80,7 @@ func cmdRuns(e *env) *cli.Command {
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSTATUS\tID\tSTART\tDURATION\tPARAMS\tMETRICS")
+			printJobRows(tw, jobs)
 			for _, ri := range runs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ri.Name, ri.Status, ri.ID.Short(),
 					ri.Start.Local().Format("2006-01-02 15:04:05"), formatDuration(ri.Duration()),

@@ -11,14 +11,24 @@ import (
 
 func cmdStatus(e *env) *cli.Command {
 	return &cli.Command{
-		Name:      "status",
-		Usage:     "show tracked paths that differ from their pointer files",
+		Name:  "status",
+		Usage: "show tracked paths that differ from their pointer files (--stale: models to retrain)",
+		Description: "With --stale, dv status lists instead the models whose alias holder (or latest version) is\n" +
+			"stale: an input of its training run has a newer version, its latest drift check drifted, or a\n" +
+			"production metric (dv metrics log) broke a promotion threshold; dv.yaml's retrain.on picks\n" +
+			"which reasons count. Each stale model is sent as a stale alert to the alerts: webhooks and\n" +
+			"--notify URLs. See docs/monitoring.md.",
 		ArgsUsage: "[PATH...]",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when anything differs"},
+			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when anything differs (with --stale: when a model is stale)"},
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "also show what remote `NAME` lacks"},
+			&cli.BoolFlag{Name: "stale", Usage: "list models whose alias holder is stale: newer training data, drift, or production metrics past a threshold"},
+			notifyFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("stale") {
+				return statusStale(ctx, e, cmd)
+			}
 			r, rels, err := openWithPaths(cmd)
 			if err != nil {
 				return err

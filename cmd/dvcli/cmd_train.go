@@ -22,7 +22,9 @@ func cmdTrain(e *env) *cli.Command {
 		Usage: "run a training command; its output becomes a model version with the metrics it wrote",
 		Description: "dv train is dv run for training: MODEL_PATH is stored as a version of models/MODEL,\n" +
 			"with the metrics read from METRICS_FILE (a JSON object, a YAML mapping, or a CSV file\n" +
-			"whose last row counts; nested keys are joined with '.').",
+			"whose last row counts; nested keys are joined with '.').\n\n" +
+			"--on TARGET trains on a Slurm or Kubernetes target of dv.yaml's compute: section, as for\n" +
+			"dv run (see dv help run and docs/compute.md).",
 		ArgsUsage:                 "-- CMD [ARG...]",
 		StopOnNthArg:              &stopAfterFirstArg,
 		DisableSliceFlagSeparator: true,
@@ -41,7 +43,7 @@ func cmdTrain(e *env) *cli.Command {
 				return err
 			}
 			o.Model = &train.ModelOptions{Name: name}
-			return runStep(ctx, e, o, cmd.StringSlice("dep"), []string{out}, out, cmd.String("metrics"))
+			return runStep(ctx, e, o, cmd.StringSlice("dep"), []string{out}, out, cmd.String("metrics"), onFlagsOf(cmd))
 		},
 	}
 }

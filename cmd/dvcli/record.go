@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
@@ -49,33 +47,4 @@ func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) fu
 		p.Record = id
 		return commit, nil
 	}
-}
-
-// resolveVersion finds the record a user names: a tracked path (its
-// pointer's record), a ref name (datasets/crop, or crop for datasets), or a
-// record id.
-func resolveVersion(r *workspace.Repo, target string) (objects.ID, error) {
-	if rel, err := r.Rel(target); err == nil {
-		if p, err := pointer.Read(r.Abs(rel) + pointer.Ext); err == nil {
-			if p.Record.IsZero() {
-				return objects.ID{}, fmt.Errorf("%s: has no record yet (run dv add %s)", target, target)
-			}
-			return p.Record, nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return objects.ID{}, err
-		}
-	}
-	st := localRefs(r)
-	for _, name := range []string{target, "datasets/" + target, "labels/" + target, "models/" + target, "runs/" + target} {
-		if refs.ValidName(name) != nil {
-			continue
-		}
-		if id, err := st.Get(name); err == nil {
-			return id, nil
-		}
-	}
-	if id, err := r.Store.Resolve(target); err == nil {
-		return id, nil
-	}
-	return objects.ID{}, fmt.Errorf("%s: not a tracked path, a ref or a record id", target)
 }

@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -136,9 +135,13 @@ func (w *walker) walk(ctx context.Context, d *dirNode) error {
 		}
 		if strings.HasPrefix(name, checkoutTempPrefix) {
 			// Being written by a checkout, or left by a killed one: not
-			// data. Removed only once stale, so a running checkout keeps
-			// its file.
-			removeIfStale(filepath.Join(abs, name), de, s.now().Add(-TempAge))
+			// data. Removed only once its writer is gone or it is stale,
+			// so a running checkout keeps its file.
+			cutoff := s.now().Add(-TempAge)
+			if tempOwnerGone(name) {
+				cutoff = s.now().Add(time.Hour)
+			}
+			removeIfStale(filepath.Join(abs, name), de, cutoff)
 			continue
 		}
 		rel := d.rel + "/" + name
@@ -258,7 +261,12 @@ func (s *scanner) read(ctx context.Context, rel string, fi fs.FileInfo, e *objec
 	if fi.Size() > 4*objects.ChunkMax {
 		jobs = s.jobs
 	}
-	id, n, err := objects.PutFile(ctx, s.put, &countReader{r: f, s: s}, jobs)
+	// Large files are chunked in segments in parallel (objects.PutFileAt);
+	// the chunks are the serial chunker's.
+	id, n, err := objects.PutFileAt(ctx, s.put, f, fi.Size(), jobs, func(n int64) {
+		s.bytesRead.Add(n)
+		s.report(n)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
@@ -287,18 +295,6 @@ func (s *scanner) report(n int64) {
 	if s.onData != nil {
 		s.onData(n)
 	}
-}
-
-type countReader struct {
-	r io.Reader
-	s *scanner
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.s.bytesRead.Add(int64(n))
-	c.s.report(int64(n))
-	return n, err
 }
 
 // buildTree stores the trees below d, bottom up, and returns d's entry.

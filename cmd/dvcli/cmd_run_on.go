@@ -1,0 +1,87 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/compute"
+)
+
+// onFlags are dv run/train's --on flags.
+type onFlags struct {
+	target         string
+	dryRun, detach bool
+}
+
+func onFlagsOf(cmd *cli.Command) onFlags {
+	return onFlags{target: cmd.String("on"), dryRun: cmd.Bool("dry-run"), detach: cmd.Bool("detach") || !cmd.Bool("wait")}
+}
+
+// computeClient opens compute target name of dv.yaml and its remote.
+func computeClient(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.Recorder, name string) (*compute.Client, func(), error) {
+	cfg, err := workspace.LoadConfig(r.Root)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc, err := compute.LoadConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := cc.Target(name)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	s, remoteName, err := syncer(ctx, r, t.Remote, 8, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--on %s: %w", name, err)
+	}
+	_, rcfg, _ := cfg.Remote(remoteName)
+	c := &compute.Client{Repo: r, Rec: rc, Sync: s, RemoteName: remoteName, RemoteURL: rcfg.URL, Target: name, T: t}
+	if !e.quiet {
+		c.Log, c.Notes = e.stdout, e.stdout
+		if e.json {
+			c.Log, c.Notes = e.stderr, e.stderr
+		}
+	}
+	return c, func() { s.Remote.Close() }, nil
+}
+
+// runOn submits the run to a compute target (dv run/train --on).
+func runOn(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.Recorder, o train.RunOptions, on onFlags) error {
+	c, done, err := computeClient(ctx, e, r, rc, on.target)
+	if err != nil {
+		return err
+	}
+	defer done()
+	o.Stdout, o.Stderr = nil, nil
+	res, err := c.Run(ctx, o, compute.Options{DryRun: on.dryRun, Detach: on.detach})
+	var fe *train.FailedError
+	if e.json && res != nil && (err == nil || errors.As(err, &fe)) {
+		if perr := e.printJSON(res); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if err != nil || e.json {
+		return err
+	}
+	printOn(e.stdout, e, res)
+	return nil
+}
+
+func printOn(w io.Writer, e *env, res *compute.Result) {
+	switch {
+	case res.Rendered != "":
+		fmt.Fprint(w, res.Rendered)
+	case res.Run != nil:
+		printRun(w, e, res.Run)
+	case res.Job != nil && !e.quiet:
+		fmt.Fprintf(w, "follow it with: dv runs --follow %s\n", res.Job.Ref())
+	}
+}

@@ -1,0 +1,141 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
+	"github.com/dv-ml/dv/train"
+)
+
+// collect brings an ended job's run into the project. When the job
+// recorded its run (the remote's jobs/TARGET/ID names it), the run and
+// its outputs are fetched, the refs the job moved are applied, and the
+// outputs are checked out as for a run-cache hit. Otherwise the job ended
+// without recording (cancelled, timed out, lost, refused) and dv records
+// a failed run here with the engine's log, exit code and the reason.
+func (c *Client) collect(ctx context.Context, j *Job, st JobState) (*train.RunResult, error) {
+	o := j.Spec.RunOptions()
+	rn := c.runner()
+	runID, err := readRemoteRef(ctx, c.Sync, JobRef(j.Target, j.ID))
+	if err != nil {
+		return nil, err
+	}
+	if runID.IsZero() {
+		return c.recordLost(ctx, j, st, o)
+	}
+	if _, err := c.Sync.Fetch(ctx, []objects.ID{runID}); err != nil {
+		return nil, fmt.Errorf("job %s: fetch its run %s: %w", j.Ref(), runID.Short(), err)
+	}
+	run, err := lineage.Load(ctx, c.Repo.Store, runID)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]objects.ID{JobRef(j.Target, j.ID): runID}
+	names := []string{lineage.RefFor(lineage.TypeRun, o.Name)}
+	roots := []objects.ID{}
+	if run.Status == train.StatusSucceeded {
+		want[train.CacheRefPrefix+run.CacheKey] = runID
+		if o.Model != nil {
+			names = append(names, lineage.RefFor(lineage.TypeModel, o.Model.Name), lineage.RefFor(lineage.TypeMetrics, o.Model.Name))
+		}
+		for _, out := range run.Outputs {
+			roots = append(roots, out.Data)
+			if o.Model != nil && out.Path == o.Model.Path {
+				continue
+			}
+			if p, err := pointer.Read(c.Repo.Abs(out.Path) + pointer.Ext); err == nil {
+				_, ref := lineage.Version(out.Path, p, nil)
+				names = append(names, ref)
+			} else {
+				names = append(names, lineage.RefFor(lineage.TypeDataset, out.Path))
+			}
+		}
+	}
+	for _, n := range names {
+		id, err := readRemoteRef(ctx, c.Sync, n)
+		if err != nil {
+			return nil, err
+		}
+		if !id.IsZero() {
+			want[n] = id
+			roots = append(roots, id)
+		}
+	}
+	if _, err := c.Sync.Fetch(ctx, roots); err != nil {
+		return nil, fmt.Errorf("job %s: fetch its outputs: %w", j.Ref(), err)
+	}
+	if _, err := c.Sync.ApplyRefs(ctx, c.Rec.Refs, want); err != nil {
+		return nil, err
+	}
+	j.Run, j.Status, j.Node = runID, run.Status, nodeOf(run, j.Node)
+	if run.Status != train.StatusSucceeded {
+		j.Reason = run.Reason
+		if err := j.save(c.Repo.Dir); err != nil {
+			return nil, err
+		}
+		res := &train.RunResult{Name: o.Name, Run: runID, Status: run.Status, ExitCode: run.ExitCode,
+			Start: run.Start, End: run.End, Log: run.Log, CacheKey: run.CacheKey}
+		return res, &train.FailedError{Name: o.Name, Command: o.Command[0], ExitCode: run.ExitCode, Reason: run.Reason, Run: runID}
+	}
+	res, err := rn.Restore(ctx, o, run.CacheKey)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: check out its outputs: %w", j.Ref(), err)
+	}
+	if res == nil {
+		return nil, fmt.Errorf("job %s: run %s is recorded but its outputs could not be restored; dv pull, then dv run again", j.Ref(), runID.Short())
+	}
+	res.Cached = false
+	if err := j.save(c.Repo.Dir); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func nodeOf(run *lineage.Record, fallback string) string {
+	if run.Job != nil && run.Job.Node != "" {
+		return run.Job.Node
+	}
+	return fallback
+}
+
+// recordLost records the failed run of a job that ended without
+// recording one.
+func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.RunOptions) (*train.RunResult, error) {
+	rn := c.runner()
+	plan := &train.Plan{Inputs: j.Inputs, CacheKey: j.Spec.CacheKey}
+	reason := st.Reason
+	switch {
+	case st.State == StateCancelled && reason == "":
+		reason = "cancelled"
+	case st.State == StateSucceeded || st.State == StateFailed && !st.Stop:
+		reason = fmt.Sprintf("the job's dv exited with status %d before recording the run (%s)", st.ExitCode, st.State)
+		if st.Reason != "" {
+			reason += ": " + st.Reason
+		}
+	case reason == "":
+		reason = st.State
+	}
+	reason = fmt.Sprintf("job %s on %s: %s", j.ID, j.Target, reason)
+	var log io.Reader
+	if b, err := c.engine().Log(ctx, j, 0); err == nil {
+		log = bytes.NewReader(b)
+	}
+	code := st.ExitCode
+	if code == 0 {
+		code = 1
+	}
+	job := &lineage.Job{Engine: j.Engine, Target: j.Target, ID: j.ID, Node: j.Node}
+	res, ferr := rn.RecordJobFailure(ctx, o, plan, job, j.Submitted, c.Rec.Now(), code, reason, log)
+	if res != nil && !res.Run.IsZero() {
+		j.Run, j.Status, j.Reason = res.Run, train.StatusFailed, reason
+		if err := j.save(c.Repo.Dir); err != nil {
+			return res, err
+		}
+	}
+	return res, ferr
+}
