@@ -2,9 +2,7 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -189,5 +187,3 @@ func (s *Syncer) saveIndexCache(name string, b []byte) {
 		_ = objects.WriteFileAtomic(filepath.Join(cache, name), b, 0o644)
 	}
 }
-
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -101,40 +101,7 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		return nil, fmt.Errorf("%s: is a symlink; add the file or directory it points to", rel)
 	}
 	ptrPath := r.Abs(rel) + pointer.Ext
-	p := &pointer.Pointer{}
-	var prev *pointer.Pointer
-	if old, err := pointer.Read(ptrPath); err == nil {
-		p = old // keep metadata and unknown keys of the previous version
-		cp := *old
-		cp.Meta = maps.Clone(old.Meta)
-		prev = &cp
-	}
-	switch {
-	case opts.Kind != "":
-		p.Kind = opts.Kind
-	case p.Kind == "":
-		p.Kind = "dataset" // a new path; a re-add keeps the kind it had
-	}
-	p.Type, p.OID, p.Size, p.Exec = e.Type, e.ID, e.Size, e.Exec
-	p.Files = e.Files
-	if e.Type == objects.EntryFile {
-		p.Files = 1
-	}
-	if opts.Name != "" {
-		p.Name = opts.Name
-	}
-	if opts.Desc != "" {
-		p.Desc = opts.Desc
-	}
-	if opts.LabelsFor != "" {
-		p.LabelsFor = opts.LabelsFor
-	}
-	for k, v := range opts.Meta {
-		if p.Meta == nil {
-			p.Meta = map[string]string{}
-		}
-		p.Meta[k] = v
-	}
+	p, prev := newPointer(ptrPath, e, opts)
 	ws := w.Stats() // the data's figures, before any record is added
 	var commit func(context.Context) error
 	if opts.Annotate != nil {
@@ -173,6 +140,46 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		return res, err
 	}
 	return res, r.noteTracked(rel, e.ID)
+}
+
+// newPointer returns the pointer for entry e at ptrPath, and the pointer
+// it replaces (nil when new): the previous version's metadata and unknown
+// keys are kept, the options' settings applied.
+func newPointer(ptrPath string, e objects.TreeEntry, opts AddOptions) (p, prev *pointer.Pointer) {
+	p = &pointer.Pointer{}
+	if old, err := pointer.Read(ptrPath); err == nil {
+		p = old // keep metadata and unknown keys of the previous version
+		cp := *old
+		cp.Meta = maps.Clone(old.Meta)
+		prev = &cp
+	}
+	switch {
+	case opts.Kind != "":
+		p.Kind = opts.Kind
+	case p.Kind == "":
+		p.Kind = "dataset" // a new path; a re-add keeps the kind it had
+	}
+	p.Type, p.OID, p.Size, p.Exec = e.Type, e.ID, e.Size, e.Exec
+	p.Files = e.Files
+	if e.Type == objects.EntryFile {
+		p.Files = 1
+	}
+	if opts.Name != "" {
+		p.Name = opts.Name
+	}
+	if opts.Desc != "" {
+		p.Desc = opts.Desc
+	}
+	if opts.LabelsFor != "" {
+		p.LabelsFor = opts.LabelsFor
+	}
+	for k, v := range opts.Meta {
+		if p.Meta == nil {
+			p.Meta = map[string]string{}
+		}
+		p.Meta[k] = v
+	}
+	return p, prev
 }
 
 // checkNotInsideTracked refuses to track a path inside, or containing,
