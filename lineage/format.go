@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func Governance(r *Record) []string {
 	if r.Desc != "" {
 		out = append(out, "desc="+strconv.Quote(r.Desc))
 	}
-	for _, k := range sortedKeys(r.Meta) {
+	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
 		if k != "source" && k != "license" {
 			out = append(out, k+"="+r.Meta[k])
 		}
@@ -135,6 +136,9 @@ func Summary(r *Record) string {
 		if len(r.Params) > 0 {
 			parts = append(parts, strings.Join(kvs(r.Params), " "))
 		}
+		if r.Job != nil {
+			parts = append(parts, JobText(r.Job))
+		}
 	case TypeImport:
 		parts = append(parts, "from "+r.Source)
 	case TypeModel:
@@ -144,6 +148,10 @@ func Summary(r *Record) string {
 	case TypePromotion:
 		if p := r.Promotion; p != nil {
 			parts = append(parts, PromotionText(p))
+		}
+	case TypeDrift:
+		if d := r.Drift; d != nil {
+			parts = append(parts, DriftText(d))
 		}
 	}
 	if r.Files > 0 || r.Size > 0 {
@@ -156,18 +164,9 @@ func Summary(r *Record) string {
 	return clean(strings.Join(parts, "; "))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func kvs(m map[string]string) []string {
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+m[k])
 	}
 	return out
@@ -175,7 +174,7 @@ func kvs(m map[string]string) []string {
 
 func metricKVs(m map[string]float64) []string {
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+strconv.FormatFloat(m[k], 'g', -1, 64))
 	}
 	return out
@@ -234,6 +233,15 @@ func nodeLabel(e Entry) []string {
 	return lines
 }
 
+// JobText says where a run submitted to a compute engine ran.
+func JobText(j *Job) string {
+	s := fmt.Sprintf("on %s (%s job %s", j.Target, j.Engine, j.ID)
+	if j.Node != "" {
+		s += ", node " + j.Node
+	}
+	return s + ")"
+}
+
 // PromotionText describes a decision: "production: v2 -> v3 promoted
 // (reason)".
 func PromotionText(p *Promotion) string {
@@ -251,4 +259,24 @@ func PromotionText(p *Promotion) string {
 		s += " (" + p.Reason + ")"
 	}
 	return s
+}
+
+// DriftText is a drift check's verdict in one line: "DRIFT: 2 of 4
+// columns (income, city)" or "no drift: 0 of 4 columns".
+func DriftText(d *Drift) string {
+	verdict := "no drift"
+	if d.Detected {
+		verdict = "DRIFT"
+	}
+	var cols []string
+	for _, c := range d.Columns {
+		if c.Drift {
+			cols = append(cols, c.Column)
+		}
+	}
+	v := fmt.Sprintf("%s: %d of %d columns", verdict, d.Drifted, d.Checked)
+	if len(cols) > 0 {
+		v += " (" + strings.Join(cols, ", ") + ")"
+	}
+	return v
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -36,7 +38,7 @@ func WriteMermaid(w io.Writer, sg *Subgraph) error {
 		}
 		fmt.Fprintf(bw, "  r%s %s|\"%s\"| r%s\n", e.From, arrow, mermaidText(e.Label), e.To)
 	}
-	for _, typ := range sortedKeys(byType) {
+	for _, typ := range slices.Sorted(maps.Keys(byType)) {
 		if st, ok := nodeStyle[typ]; ok {
 			fmt.Fprintf(bw, "  classDef %s fill:%s,stroke:#333\n", typ, st.fill)
 			fmt.Fprintf(bw, "  class %s %s\n", strings.Join(byType[typ], ","), typ)

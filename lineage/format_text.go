@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
@@ -150,7 +152,7 @@ func details(e Entry) []string {
 	add("license", e.Meta["license"])
 	add("desc", e.Desc)
 	var meta []string
-	for _, k := range sortedKeys(e.Meta) {
+	for _, k := range slices.Sorted(maps.Keys(e.Meta)) {
 		if k != "source" && k != "license" {
 			meta = append(meta, k+"="+e.Meta[k])
 		}
@@ -172,24 +174,13 @@ func details(e Entry) []string {
 		add("status", status)
 		add("command", strings.Join(e.Command, " "))
 		add("params", strings.Join(kvs(e.Params), " "))
+		if e.Job != nil {
+			add("job", JobText(e.Job))
+		}
 	}
 	add("metrics", strings.Join(metricKVs(e.Metrics), " "))
 	if d := e.Drift; d != nil {
-		verdict := "no drift"
-		if d.Detected {
-			verdict = "DRIFT"
-		}
-		var cols []string
-		for _, c := range d.Columns {
-			if c.Drift {
-				cols = append(cols, c.Column)
-			}
-		}
-		v := fmt.Sprintf("%s: %d of %d columns", verdict, d.Drifted, d.Checked)
-		if len(cols) > 0 {
-			v += " (" + strings.Join(cols, ", ") + ")"
-		}
-		add("drift", v)
+		add("drift", DriftText(d))
 	}
 	return out
 }

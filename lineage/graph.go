@@ -237,7 +237,7 @@ func loadRecord(ctx context.Context, s *objects.Store, id objects.ID) (*Record, 
 		return r, nil
 	}
 	if r, err = DecodeRecord(b); err != nil {
-		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return r, nil
 }

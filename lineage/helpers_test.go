@@ -8,6 +8,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // testRecorder returns a Recorder on a new store in a temp directory,
@@ -26,7 +27,7 @@ func testRecorder(t testing.TB) *Recorder {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	return &Recorder{
 		Store: s, Refs: refs.Open(filepath.Join(dir, "refs")),
-		Code: refs.Context{Commit: "0123456789abcdef0123456789abcdef01234567", Tree: "fedcba98",
+		Code: gitrepo.Context{Commit: "0123456789abcdef0123456789abcdef01234567", Tree: "fedcba98",
 			Name: "Ada Lovelace", Email: "ada@example.com"},
 		Now: func() time.Time { now = now.Add(time.Minute); return now },
 	}

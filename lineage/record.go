@@ -1,8 +1,7 @@
 // Package lineage is dv's provenance graph: immutable records (dataset and
 // labels versions, imports, runs, model versions, metrics) stored as
 // objects, each naming its parents, and the queries over them (log,
-// lineage up and down, exports to DOT, Mermaid and OpenLineage). It imports
-// objects and refs.
+// lineage up and down, exports to DOT, Mermaid and OpenLineage).
 package lineage
 
 import (
@@ -146,6 +145,11 @@ type Record struct {
 	// Number is a model version's sequence number (1, 2, ...: crop@v3),
 	// its ref's previous version's number plus one.
 	Number int `json:"number,omitempty"`
+	// Skip, in a numbered chain (model versions by Number, promotion
+	// events by Seq), names the record numbered n&(n-1) (n with its lowest
+	// set bit cleared) when that is not 0, so that a version or a moment
+	// is found in O(log² n) reads (Seek).
+	Skip objects.ID `json:"skip,omitzero"`
 
 	// Promotion events (Name is the model, Previous the model's previous
 	// event: the chain).
@@ -334,7 +338,7 @@ func Load(ctx context.Context, s *objects.Store, id objects.ID) (*Record, error)
 	}
 	r, err := DecodeRecord(b)
 	if err != nil {
-		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "record", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return r, nil
 }

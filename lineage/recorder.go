@@ -8,6 +8,7 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // Recorder writes records: it stamps them with who, when and which
@@ -15,7 +16,7 @@ import (
 type Recorder struct {
 	Store *objects.Store
 	Refs  *refs.Store
-	Code  refs.Context // the git context ("" commit outside git)
+	Code  gitrepo.Context // the git context ("" commit outside git)
 	Now   func() time.Time
 }
 
@@ -64,6 +65,9 @@ func (rc *Recorder) Prepare(ctx context.Context, w objects.Putter, r *Record, re
 		}
 		if r.Type == TypeModel && r.Number == 0 {
 			if r.Number, err = nextNumber(ctx, rc.Store, cur); err != nil {
+				return objects.ID{}, nil, fmt.Errorf("number a version of %s: %w", ref, err)
+			}
+			if r.Skip, err = SkipFor(ctx, rc.Store, cur, r.Number, VersionNumber); err != nil {
 				return objects.ID{}, nil, fmt.Errorf("number a version of %s: %w", ref, err)
 			}
 		}

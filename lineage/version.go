@@ -2,7 +2,7 @@ package lineage
 
 import (
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // Version returns the record of a new version of the tracked data at rel,
@@ -11,7 +11,7 @@ import (
 // pointer's name, else the path). A model version holds its data, as a
 // registry does; dataset and labels data are held by the pointer files in
 // git, so gc may drop old versions.
-func Version(rel string, p, prev *workspace.Pointer, parents ...objects.ID) (*Record, string) {
+func Version(rel string, p, prev *pointer.Pointer, parents ...objects.ID) (*Record, string) {
 	typ := TypeDataset
 	switch p.Kind {
 	case "labels":

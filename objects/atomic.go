@@ -2,6 +2,7 @@ package objects
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -61,4 +62,28 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return commitFile(f, dir, name, perm)
+}
+
+// MaxFileSize bounds every pack and index file dv reads whole, local or
+// remote: a pack holds at most PackTargetSize plus one object and its
+// trailer, an index file the entries of its packs. A larger file is not
+// one dv wrote, and is refused before it is held in memory.
+const MaxFileSize = 1 << 30
+
+// ReadFileMax reads a whole file of at most max bytes; a larger one is a
+// *CorruptError naming it (what says what it should be: "pack", "index").
+func ReadFileMax(path, what string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, corrupt(what, filepath.Base(path), "larger than %d bytes", max)
+	}
+	return b, nil
 }

@@ -2,7 +2,9 @@ package objects
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,15 +20,20 @@ type CheckStats struct {
 
 // Check verifies every pack and every indexed object: each pack's content
 // against its name and trailer, each object against its id. It calls bad
-// for each problem found (damaged index files included) and returns an
-// error only when it cannot go on.
+// for each problem found (damaged index files included). Files it cannot
+// read for reasons that say nothing of their bytes (permission denied, too
+// many open files) are not damage: Check goes on with the others and
+// returns those errors, joined, each naming its file. It also returns an
+// error when it cannot go on.
 func (s *Store) Check(ctx context.Context, bad func(*CorruptError)) (CheckStats, error) {
 	var st CheckStats
+	var ioErrs []error
 	for _, err := range s.Damaged() {
-		if ce, ok := err.(*CorruptError); ok {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
 			bad(ce)
 		} else {
-			bad(&CorruptError{What: "index", Name: "?", Reason: err.Error()})
+			ioErrs = append(ioErrs, err)
 		}
 	}
 	byPack := map[ID][]Entry{}
@@ -52,7 +59,13 @@ func (s *Store) Check(ctx context.Context, bad func(*CorruptError)) (CheckStats,
 		// Left by an interrupted add, or orphaned by a damaged index:
 		// verify it too; Repair can index it again.
 		if _, err := s.readPack(id, bad); err != nil {
-			bad(corrupt("pack", id.String(), "%v (not indexed)", err))
+			var ce *CorruptError
+			switch {
+			case errors.As(err, &ce):
+				bad(corrupt("pack", id.String(), "%s (not indexed)", ce.Reason))
+			case !errors.Is(err, fs.ErrNotExist): // vanished: a concurrent gc
+				ioErrs = append(ioErrs, err)
+			}
 			continue
 		}
 		st.Unindexed++
@@ -72,21 +85,27 @@ func (s *Store) Check(ctx context.Context, bad func(*CorruptError)) (CheckStats,
 		n, err := s.checkPack(p, entries, bad)
 		st.Objects += n
 		if err != nil {
-			return st, err
+			ioErrs = append(ioErrs, err)
 		}
 		if fi, err := os.Stat(s.packPath(p)); err == nil {
 			st.Bytes += fi.Size()
 		}
 	}
-	return st, nil
+	return st, errors.Join(ioErrs...)
 }
 
-// checkPack verifies one pack file and the indexed objects in it.
+// checkPack verifies one pack file and the indexed objects in it. An
+// error is one reading the file (not damage).
 func (s *Store) checkPack(p ID, entries []Entry, bad func(*CorruptError)) (int, error) {
-	b, err := os.ReadFile(s.packPath(p))
-	if err != nil {
-		bad(corrupt("pack", p.String(), "%v", err))
+	b, err := ReadFileMax(s.packPath(p), "pack", MaxFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, e := range entries {
+			bad(corrupt("object", e.ID.String(), "its pack %s is missing", p.Short()))
+		}
 		return 0, nil
+	}
+	if err != nil {
+		return 0, err
 	}
 	if id, err := PackID(b); err == nil && id != p {
 		bad(corrupt("pack", p.String(), "content does not match its name"))
@@ -130,13 +149,13 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // entries whose objects verify; bad receives the others (and a content
 // that does not match the pack's name). err means the pack is unusable.
 func (s *Store) readPack(id ID, bad func(*CorruptError)) ([]Entry, error) {
-	b, err := os.ReadFile(s.packPath(id))
+	b, err := ReadFileMax(s.packPath(id), "pack", MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
 	entries, err := ReadPackEntries(bytesReaderAt(b), int64(len(b)))
 	if err != nil {
-		return nil, err
+		return nil, &CorruptError{What: "pack", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	if pid, err := PackID(b); err == nil && pid != id {
 		bad(corrupt("pack", id.String(), "content does not match its name"))

@@ -9,5 +9,5 @@
 //
 // Everything read from disk is re-hashed before use: a mismatch is reported
 // as a *CorruptError, which matches ErrCorrupt. The formats are specified in
-// docs/FORMATS.md. The package imports no other dv package.
+// docs/FORMATS.md.
 package objects

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -59,7 +60,8 @@ func PutFile(ctx context.Context, w Putter, r io.Reader, jobs int) (ID, int64, e
 	var total int64
 	submit := func(data []byte) {
 		bp := chunkPool.Get().(*[]byte)
-		buf := append((*bp)[:0], data...)
+		buf := (*bp)[:0]
+		buf = append(buf, data...)
 		ref := &ChunkRef{Size: uint32(len(buf))}
 		refs = append(refs, ref)
 		total += int64(len(buf))
@@ -195,7 +197,7 @@ func children(id ID, t Type, data []byte) ([]ID, error) {
 		if err := json.Unmarshal(data, &links); err != nil {
 			return nil, corrupt("record", id.String(), "%v", err)
 		}
-		ids := append(links.Parents, links.Objects...)
+		ids := slices.Concat(links.Parents, links.Objects)
 		if links.Previous != nil {
 			ids = append(ids, *links.Previous)
 		}

@@ -319,3 +319,29 @@ func TestGCSeesObjectsWrittenBeforeTheLock(t *testing.T) {
 	tstLoad(t, after, fresh, TypeBlob, []byte("added meanwhile"))
 	tstMustCheckClean(t, after)
 }
+
+// TestLoadAfterConcurrentRepack: a store opened before another process's
+// gc repacked an object finds it in its new pack (the index files written
+// meanwhile are read) instead of calling the vanished pack damage.
+func TestLoadAfterConcurrentRepack(t *testing.T) {
+	ctx := context.Background()
+	s, dir := tstStore(t)
+	ids := tstPut(t, s, TypeBlob, []byte("kept by gc"), []byte("dropped by gc"))
+	before, _ := s.Lookup(ids[0])
+	other := tstReopen(t, dir)
+	unlock, err := other.Lock(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.GC(ctx, map[ID]bool{ids[0]: true}, false); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if after, ok := other.Lookup(ids[0]); !ok || after.Pack == before.Pack {
+		t.Fatalf("gc did not repack: before %v, after %v", before.Pack, after.Pack)
+	}
+	tstLoad(t, s, ids[0], TypeBlob, []byte("kept by gc"))
+	if _, _, err := s.LoadStored(ctx, ids[0]); err != nil {
+		t.Fatalf("LoadStored after a repack: %v", err)
+	}
+}

@@ -27,12 +27,12 @@ func (s *Store) LoadStored(ctx context.Context, id ID) (Entry, []byte, error) {
 	if !ok {
 		return Entry{}, nil, &NotFoundError{ID: id}
 	}
-	stored := make([]byte, l.Length)
-	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
-		return Entry{}, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
+	l, stored, err := s.readStored(id, l)
+	if err != nil {
+		return Entry{}, nil, err
 	}
 	if err := VerifyStored(l.Entry, stored); err != nil {
-		return Entry{}, nil, corrupt("object", id.String(), "in pack %s: %v", l.Pack.Short(), err)
+		return Entry{}, nil, &CorruptError{What: "object", Name: id.String(), Reason: fmt.Sprintf("in pack %s: %v", l.Pack.Short(), err), Err: err}
 	}
 	return l.Entry, stored, nil
 }

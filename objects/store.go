@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,6 +43,10 @@ type Store struct {
 
 	fmu   sync.Mutex
 	files map[ID]*os.File
+
+	// readAt, when set, replaces readPackFile: the seam through which unit
+	// tests inject I/O errors that root would bypass (EACCES, EMFILE).
+	readAt func(id ID, b []byte, off int64) error
 }
 
 // Init creates the store's directories under dir.
@@ -171,7 +176,7 @@ func (s *Store) mergeIndex() error {
 }
 
 func (s *Store) readIndexFile(name string) ([]PackIndex, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, IndexDir, name))
+	b, err := ReadFileMax(filepath.Join(s.dir, IndexDir, name), "index", MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read index %s: %w", name, err)
 	}
@@ -221,6 +226,10 @@ func (s *Store) Has(id ID) bool {
 	s.mu.RUnlock()
 	return ok
 }
+
+// Refresh reads the index files other processes wrote since Open, so
+// that objects they stored (and a ref they moved names) can be read.
+func (s *Store) Refresh() error { return s.loadIndex() }
 
 // Lookup returns where id is stored.
 func (s *Store) Lookup(id ID) (Loc, bool) {
@@ -283,7 +292,19 @@ const maxOpenPacks = 256
 // readPackAt reads len(b) bytes at off from pack id. Pack files stay open
 // for later reads, up to maxOpenPacks; beyond that (many small packs, one
 // per run) a file is opened for the read and closed after it.
+//
+// A missing pack or a read cut short is damage (a *CorruptError wrapping
+// the cause); any other error (permission denied, too many open files, a
+// directory where the pack should be) is returned as the *fs.PathError
+// that names the file: not damage.
 func (s *Store) readPackAt(id ID, b []byte, off int64) error {
+	if s.readAt != nil {
+		return s.readAt(id, b, off)
+	}
+	return s.readPackFile(id, b, off)
+}
+
+func (s *Store) readPackFile(id ID, b []byte, off int64) error {
 	s.fmu.Lock()
 	f, ok := s.files[id]
 	if !ok {
@@ -292,7 +313,7 @@ func (s *Store) readPackAt(id ID, b []byte, off int64) error {
 		if err != nil {
 			s.fmu.Unlock()
 			if errors.Is(err, fs.ErrNotExist) {
-				return corrupt("pack", id.String(), "missing from the store")
+				return &CorruptError{What: "pack", Name: id.String(), Reason: "missing from the store", Err: err}
 			}
 			return err
 		}
@@ -302,11 +323,46 @@ func (s *Store) readPackAt(id ID, b []byte, off int64) error {
 		}
 	}
 	s.fmu.Unlock()
-	_, err := f.ReadAt(b, off)
+	n, err := f.ReadAt(b, off)
 	if !ok {
 		_ = f.Close()
 	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &CorruptError{What: "pack", Name: id.String(),
+			Reason: fmt.Sprintf("cut short: %d of %d bytes at offset %d", n, len(b), off), Err: io.ErrUnexpectedEOF}
+	}
 	return err
+}
+
+// readStored reads the stored bytes of id at l. A pack that has vanished
+// may have been repacked by a gc in another process since the index was
+// read: the index files written meanwhile are read once, and a new place
+// for id is tried before the missing pack is reported as damage.
+func (s *Store) readStored(id ID, l Loc) (Loc, []byte, error) {
+	stored := make([]byte, l.Length)
+	err := s.readPackAt(l.Pack, stored, int64(l.Offset))
+	if err != nil && errors.Is(err, fs.ErrNotExist) && s.Refresh() == nil {
+		if nl, ok := s.Lookup(id); ok && nl.Pack != l.Pack {
+			l = nl
+			stored = make([]byte, l.Length)
+			err = s.readPackAt(l.Pack, stored, int64(l.Offset))
+		}
+	}
+	if err != nil {
+		return l, nil, loadErr(id, l.Pack, err)
+	}
+	return l, stored, nil
+}
+
+// loadErr turns a failed read of object id from pack p into the error
+// Load and LoadStored return: damage stays a *CorruptError (exit 3) naming
+// the object, any other error keeps its path (exit 1).
+func loadErr(id, p ID, err error) error {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("object %s: %w", id, err)
+	}
+	return fmt.Errorf("object %s: read pack %s: %w", id.Short(), p.Short(), err)
 }
 
 // Load returns the type and bytes of object id, read from its pack,
@@ -317,19 +373,22 @@ func (s *Store) Load(ctx context.Context, id ID) (Type, []byte, error) {
 	}
 	l, ok := s.Lookup(id)
 	if !ok {
-		return 0, nil, &NotFoundError{ID: id}
-	}
-	stored := make([]byte, l.Length)
-	if err := s.readPackAt(l.Pack, stored, int64(l.Offset)); err != nil {
-		var ce *CorruptError
-		if errors.As(err, &ce) {
-			return 0, nil, fmt.Errorf("object %s: %w", id, err)
+		// Another process may have stored it since Open (a ref it moved
+		// names it): read the index files added meanwhile, once.
+		if err := s.Refresh(); err != nil {
+			return 0, nil, err
 		}
-		return 0, nil, corrupt("object", id.String(), "read pack %s: %v", l.Pack.Short(), err)
+		if l, ok = s.Lookup(id); !ok {
+			return 0, nil, &NotFoundError{ID: id}
+		}
+	}
+	l, stored, err := s.readStored(id, l)
+	if err != nil {
+		return 0, nil, err
 	}
 	data, err := decompress(l.Comp, stored, int(l.RawLen))
 	if err != nil {
-		return 0, nil, corrupt("object", id.String(), "in pack %s: %v", l.Pack.Short(), err)
+		return 0, nil, &CorruptError{What: "object", Name: id.String(), Reason: fmt.Sprintf("in pack %s: %v", l.Pack.Short(), err), Err: err}
 	}
 	if Hash(l.Type, data) != id {
 		return 0, nil, corrupt("object", id.String(), "content does not match its id (pack %s)", l.Pack.Short())

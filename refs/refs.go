@@ -1,8 +1,6 @@
-// Package refs holds dv's mutable names and its view of git. A ref
-// (datasets/NAME, aliases/MODEL/production, ...) points at an object id and
-// moves only by compare-and-swap. Git gives the pointer files of any
-// revision, for diffs and for garbage collection. It imports objects and
-// objects/workspace.
+// Package refs holds dv's mutable names. A ref (datasets/NAME,
+// aliases/MODEL/production, ...) points at an object id and moves only by
+// compare-and-swap. Reading git is refs/git's (package gitrepo).
 package refs
 
 import (
@@ -93,7 +91,7 @@ func (s *Store) Get(name string) (objects.ID, error) {
 	}
 	id, err := objects.ParseID(strings.TrimSpace(string(b)))
 	if err != nil {
-		return objects.ID{}, &objects.CorruptError{What: "ref", Name: name, Reason: err.Error()}
+		return objects.ID{}, &objects.CorruptError{What: "ref", Name: name, Reason: err.Error(), Err: err}
 	}
 	return id, nil
 }

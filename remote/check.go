@@ -77,7 +77,7 @@ func (s *Syncer) Check(ctx context.Context, bad func(*objects.CorruptError)) (Ch
 			continue
 		}
 		g.Go(func() error {
-			b, err := ReadAll(gctx, s.Remote, PacksPrefix+p.String())
+			b, err := ReadAllMax(gctx, s.Remote, PacksPrefix+p.String(), objects.MaxFileSize)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -104,58 +105,98 @@ func (s *Syncer) GC(ctx context.Context, roots []objects.ID, grace time.Duration
 	if err != nil {
 		return st, err
 	}
-	cutoff := time.Now().Add(-grace)
-	// Index files and packs inside the grace period stay whole.
-	youngIndex, oldIndex := map[string]bool{}, []string{}
-	err = s.Remote.List(ctx, IndexPrefix, func(fi Info) error {
+	yf, err := s.youngFiles(ctx, time.Now().Add(-grace))
+	if err != nil {
+		return st, err
+	}
+	st.KeptYoung = yf.kept
+	plan := planGC(ridx, yf.young, live, &st)
+	var orphans []objects.ID
+	for p := range yf.packs {
+		if _, indexed := ridx.Packs[p]; !indexed && !yf.young[p] {
+			orphans = append(orphans, p)
+		}
+	}
+	st.UnindexedPacks = len(orphans)
+	st.Live = len(live)
+	st.IndexFilesMerged = len(yf.oldIndex)
+	if dryRun {
+		return st, nil
+	}
+	return st, s.applyGC(ctx, plan, yf.oldIndex, append(plan.doomed, orphans...))
+}
+
+// gcFiles is what the remote holds, split by the grace period.
+type gcFiles struct {
+	oldIndex []string            // index files older than the grace period
+	packs    map[objects.ID]Info // every pack
+	young    map[objects.ID]bool // packs to keep whole: young, or named by a young index file
+	kept     int                 // young packs and index files
+}
+
+// youngFiles lists the index files and packs; those modified after cutoff,
+// and the packs young index files name, stay whole (pushes in flight).
+func (s *Syncer) youngFiles(ctx context.Context, cutoff time.Time) (gcFiles, error) {
+	f := gcFiles{young: map[objects.ID]bool{}}
+	var youngIndex []string
+	err := s.Remote.List(ctx, IndexPrefix, func(fi Info) error {
 		n := strings.TrimPrefix(fi.Name, IndexPrefix)
 		if fi.ModTime.After(cutoff) {
-			youngIndex[n] = true
+			youngIndex = append(youngIndex, n)
 		} else {
-			oldIndex = append(oldIndex, n)
+			f.oldIndex = append(f.oldIndex, n)
 		}
 		return nil
 	})
 	if err != nil {
-		return st, err
+		return f, err
 	}
-	packs, err := s.ListPacks(ctx)
-	if err != nil {
-		return st, err
+	if f.packs, err = s.ListPacks(ctx); err != nil {
+		return f, err
 	}
-	young := map[objects.ID]bool{}
-	for p, fi := range packs {
+	for p, fi := range f.packs {
 		if fi.ModTime.After(cutoff) {
-			young[p] = true
-			st.KeptYoung++
+			f.young[p] = true
+			f.kept++
 		}
 	}
-	for n := range youngIndex {
-		st.KeptYoung++
-		b, err := ReadAll(ctx, s.Remote, IndexPrefix+n)
+	for _, n := range youngIndex {
+		f.kept++
+		b, err := ReadAllMax(ctx, s.Remote, IndexPrefix+n, objects.MaxFileSize)
 		if err != nil {
-			return st, err
+			return f, err
 		}
 		pis, err := objects.DecodeIndex(b)
 		if err != nil {
-			return st, &objects.CorruptError{What: "remote index", Name: n, Reason: err.Error()}
+			return f, &objects.CorruptError{What: "remote index", Name: n, Reason: err.Error(), Err: err}
 		}
 		for _, pi := range pis {
-			young[pi.Pack] = true
+			f.young[pi.Pack] = true
 		}
 	}
+	return f, nil
+}
+
+// gcPlan says what happens to each indexed pack.
+type gcPlan struct {
+	keepWhole []objects.PackIndex // stays as it is
+	rewrite   []objects.PackIndex // its live objects go to new packs
+	doomed    []objects.ID        // deleted once the new index is written
+}
+
+// planGC sorts the indexed packs into kept, rewritten and deleted ones,
+// counting what goes in st.
+func planGC(ridx *Index, young, live map[objects.ID]bool, st *GCStats) gcPlan {
+	var plan gcPlan
 	byPack := map[objects.ID][]objects.Entry{}
 	for _, l := range ridx.Objects {
 		byPack[l.Pack] = append(byPack[l.Pack], l.Entry)
 	}
-	var keepWhole []objects.PackIndex
-	var rewrite []objects.PackIndex
-	var doomed []objects.ID
 	for p, es := range byPack {
 		if young[p] {
 			// Kept whole; re-listed so that merging the old index files
 			// never drops it.
-			keepWhole = append(keepWhole, objects.PackIndex{Pack: p, Entries: es})
+			plan.keepWhole = append(plan.keepWhole, objects.PackIndex{Pack: p, Entries: es})
 			continue
 		}
 		var liveEs []objects.Entry
@@ -169,55 +210,47 @@ func (s *Syncer) GC(ctx context.Context, roots []objects.ID, grace time.Duration
 		}
 		switch {
 		case len(liveEs) == len(es):
-			keepWhole = append(keepWhole, objects.PackIndex{Pack: p, Entries: es})
+			plan.keepWhole = append(plan.keepWhole, objects.PackIndex{Pack: p, Entries: es})
 		case len(liveEs) == 0:
 			st.PacksDeleted++
-			doomed = append(doomed, p)
+			plan.doomed = append(plan.doomed, p)
 		default:
 			st.PacksRewritten++
-			rewrite = append(rewrite, objects.PackIndex{Pack: p, Entries: liveEs})
-			doomed = append(doomed, p)
+			plan.rewrite = append(plan.rewrite, objects.PackIndex{Pack: p, Entries: liveEs})
+			plan.doomed = append(plan.doomed, p)
 		}
 	}
-	var orphans []objects.ID
-	for p := range packs {
-		if _, indexed := ridx.Packs[p]; !indexed && !young[p] {
-			orphans = append(orphans, p)
-		}
-	}
-	st.UnindexedPacks = len(orphans)
-	st.Live = len(live)
-	st.IndexFilesMerged = len(oldIndex)
-	if dryRun {
-		return st, nil
-	}
-	// 1. Copy the live objects of mixed packs into new packs.
-	newPacks, err := s.rewritePacks(ctx, rewrite)
+	return plan
+}
+
+// applyGC carries out a plan: new packs for the live objects of mixed
+// packs, one index file for everything that stays (then the old index
+// files go), then the packs nothing indexes any more.
+func (s *Syncer) applyGC(ctx context.Context, plan gcPlan, oldIndex []string, doomed []objects.ID) error {
+	newPacks, err := s.rewritePacks(ctx, plan.rewrite)
 	if err != nil {
-		return st, err
+		return err
 	}
-	// 2. One index for everything old that stays; then drop the old files.
-	merged := append(keepWhole, newPacks...)
+	merged := slices.Concat(plan.keepWhole, newPacks)
 	sort.Slice(merged, func(i, j int) bool { return merged[i].Pack.String() < merged[j].Pack.String() })
 	data, name := objects.EncodeIndex(merged)
 	if err := s.Remote.Put(ctx, IndexPrefix+name, bytes.NewReader(data), int64(len(data))); err != nil {
-		return st, fmt.Errorf("gc: write index: %w", err)
+		return fmt.Errorf("gc: write index: %w", err)
 	}
 	s.saveIndexCache(name, data)
 	for _, n := range oldIndex {
 		if n != name {
 			if err := s.Remote.Delete(ctx, IndexPrefix+n); err != nil {
-				return st, fmt.Errorf("gc: %w", err)
+				return fmt.Errorf("gc: %w", err)
 			}
 		}
 	}
-	// 3. Delete the packs nothing indexes any more.
-	for _, p := range append(doomed, orphans...) {
+	for _, p := range doomed {
 		if err := s.Remote.Delete(ctx, PacksPrefix+p.String()); err != nil {
-			return st, fmt.Errorf("gc: %w", err)
+			return fmt.Errorf("gc: %w", err)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // rewritePacks downloads the live objects of packs and uploads them as

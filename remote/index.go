@@ -2,9 +2,7 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -101,12 +99,12 @@ func (s *Syncer) LoadIndex(ctx context.Context) (*Index, error) {
 	g.SetLimit(s.jobs())
 	for i, n := range names {
 		g.Go(func() error {
-			b, err := os.ReadFile(filepath.Join(cache, n))
+			b, err := objects.ReadFileMax(filepath.Join(cache, n), "index", objects.MaxFileSize)
 			if err == nil && objects.ID(sum(b)).String() == n {
 				datas[i] = b
 				return nil
 			}
-			b, err = ReadAll(gctx, s.Remote, IndexPrefix+n)
+			b, err = ReadAllMax(gctx, s.Remote, IndexPrefix+n, objects.MaxFileSize)
 			if err != nil {
 				return err
 			}
@@ -124,7 +122,7 @@ func (s *Syncer) LoadIndex(ctx context.Context) (*Index, error) {
 	for i, b := range datas {
 		packs, err := objects.DecodeIndex(b)
 		if err != nil {
-			return nil, &objects.CorruptError{What: "remote index", Name: names[i], Reason: err.Error()}
+			return nil, &objects.CorruptError{What: "remote index", Name: names[i], Reason: err.Error(), Err: err}
 		}
 		idx.add(packs)
 	}
@@ -189,5 +187,3 @@ func (s *Syncer) saveIndexCache(name string, b []byte) {
 		_ = objects.WriteFileAtomic(filepath.Join(cache, name), b, 0o644)
 	}
 }
-
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

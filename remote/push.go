@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 
@@ -66,10 +65,32 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 	if err != nil {
 		return st, err
 	}
+	whole, loose := s.planPush(missing, ridx)
+	uploaded, err := s.uploadPacks(ctx, whole, loose, remotePacks)
+	if err != nil {
+		return st, err
+	}
+	for _, pi := range uploaded {
+		st.Packs++
+		st.Objects += len(pi.Entries)
+		for _, e := range pi.Entries {
+			st.Bytes += int64(e.Length)
+		}
+	}
+	// Then the index that makes them visible.
+	sort.Slice(uploaded, func(i, j int) bool { return uploaded[i].Pack.String() < uploaded[j].Pack.String() })
+	data, name := objects.EncodeIndex(uploaded)
+	if err := s.Remote.Put(ctx, IndexPrefix+name, bytes.NewReader(data), int64(len(data))); err != nil {
+		return st, fmt.Errorf("push index: %w", err)
+	}
+	s.saveIndexCache(name, data)
+	st.IndexUploaded = true
+	return st, nil
+}
 
-	// Whole local packs go as they are; the rest is repacked.
-	var whole []objects.PackIndex
-	var loose []objects.Entry
+// planPush splits the missing objects: local packs the remote lacks whole
+// go as they are; the other missing objects are repacked (loose, sorted).
+func (s *Syncer) planPush(missing map[objects.ID]bool, ridx *Index) (whole []objects.PackIndex, loose []objects.Entry) {
 	for pack, entries := range s.Local.Packs() {
 		n := 0
 		for _, e := range entries {
@@ -90,7 +111,13 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 		}
 	}
 	sort.Slice(loose, func(i, j int) bool { return loose[i].ID.String() < loose[j].ID.String() })
+	return whole, loose
+}
 
+// uploadPacks uploads the whole packs (verified first) and new packs of
+// the loose objects, at most s.jobs() at a time, and returns the packs now
+// on the remote for the index to name.
+func (s *Syncer) uploadPacks(ctx context.Context, whole []objects.PackIndex, loose []objects.Entry, remotePacks map[objects.ID]Info) ([]objects.PackIndex, error) {
 	var uploaded []objects.PackIndex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.jobs())
@@ -137,7 +164,7 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 		le, stored, err := s.Local.LoadStored(gctx, e.ID)
 		if err != nil {
 			_ = g.Wait()
-			return st, fmt.Errorf("push: %w", err)
+			return nil, fmt.Errorf("push: %w", err)
 		}
 		b.Add(le, stored)
 		if b.Size() >= objects.PackTargetSize {
@@ -146,24 +173,9 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 	}
 	flush()
 	if err := g.Wait(); err != nil {
-		return st, err
+		return nil, err
 	}
-	for _, pi := range uploaded {
-		st.Packs++
-		st.Objects += len(pi.Entries)
-		for _, e := range pi.Entries {
-			st.Bytes += int64(e.Length)
-		}
-	}
-	// Then the index that makes them visible.
-	sort.Slice(uploaded, func(i, j int) bool { return uploaded[i].Pack.String() < uploaded[j].Pack.String() })
-	data, name := objects.EncodeIndex(uploaded)
-	if err := s.Remote.Put(ctx, IndexPrefix+name, bytes.NewReader(data), int64(len(data))); err != nil {
-		return st, fmt.Errorf("push index: %w", err)
-	}
-	s.saveIndexCache(name, data)
-	st.IndexUploaded = true
-	return st, nil
+	return uploaded, nil
 }
 
 // uploadPackFile uploads a local pack after verifying every object in it
@@ -172,7 +184,7 @@ func (s *Syncer) Push(ctx context.Context, roots []objects.ID) (PushStats, error
 // in that buffer, in file order, before the upload starts.
 func (s *Syncer) uploadPackFile(ctx context.Context, p objects.PackIndex) error {
 	path := s.Local.PackPath(p.Pack)
-	b, err := os.ReadFile(path)
+	b, err := objects.ReadFileMax(path, "pack", objects.MaxFileSize)
 	if err != nil {
 		return fmt.Errorf("push pack %s: %w", p.Pack.Short(), err)
 	}

@@ -43,7 +43,7 @@ func readRefBlob(ctx context.Context, st Store, name string) ([]byte, error) {
 func parseRefBlob(name string, b []byte) (objects.ID, error) {
 	id, err := objects.ParseID(strings.TrimSpace(string(b)))
 	if err != nil {
-		return id, &objects.CorruptError{What: "remote ref", Name: name, Reason: err.Error()}
+		return id, &objects.CorruptError{What: "remote ref", Name: name, Reason: err.Error(), Err: err}
 	}
 	return id, nil
 }
@@ -73,8 +73,19 @@ func (s *Syncer) PushRefs(ctx context.Context, local *refs.Store) ([]string, err
 	}
 	var updated []string
 	var errs []error
+	// A model's event chain goes before its aliases, and an alias whose
+	// chain did not go is held back: a remote alias then never names an
+	// event its remote chain lacks (see docs/registry.md).
+	sort.SliceStable(names, func(i, j int) bool {
+		return strings.HasPrefix(names[i], "events/") && !strings.HasPrefix(names[j], "events/")
+	})
+	chainFailed := map[string]bool{}
 	for _, name := range names {
 		want := vals[name]
+		if model, ok := aliasModel(name); ok && chainFailed[model] {
+			errs = append(errs, fmt.Errorf("ref %s: %w: not pushed, as events/%s did not go", name, refs.ErrConflict, model))
+			continue
+		}
 		seen, err := s.tracking().Get(name)
 		if err != nil && !errors.Is(err, refs.ErrNotFound) {
 			return updated, err
@@ -84,6 +95,9 @@ func (s *Syncer) PushRefs(ctx context.Context, local *refs.Store) ([]string, err
 		}
 		ok, err := s.pushRef(ctx, name, seen, want)
 		if err != nil {
+			if model, isChain := strings.CutPrefix(name, "events/"); isChain {
+				chainFailed[model] = true
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -92,6 +106,16 @@ func (s *Syncer) PushRefs(ctx context.Context, local *refs.Store) ([]string, err
 		}
 	}
 	return updated, errors.Join(errs...)
+}
+
+// aliasModel returns the model of an alias ref (aliases/MODEL/ALIAS).
+func aliasModel(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "aliases/")
+	i := strings.LastIndexByte(rest, '/')
+	if !ok || i < 0 {
+		return "", false
+	}
+	return rest[:i], true
 }
 
 func (s *Syncer) pushRef(ctx context.Context, name string, seen, want objects.ID) (bool, error) {

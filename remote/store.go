@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/dv-ml/dv/objects"
 )
 
 // Sentinel errors. Implementations translate their own errors to these at
@@ -68,18 +71,39 @@ type Store interface {
 	String() string
 }
 
-// ReadAll fetches a whole blob.
+// ReadAll fetches a whole blob of at most objects.MaxFileSize bytes.
 func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
+	return ReadAllMax(ctx, s, name, objects.MaxFileSize)
+}
+
+// ReadAllMax fetches a whole blob, refusing one larger than max bytes
+// before holding more than max+1 of them: a remote's index file or pack
+// is bounded like a local one, whatever the remote sends.
+func ReadAllMax(ctx context.Context, s Store, name string, max int64) ([]byte, error) {
 	rc, err := s.Get(ctx, name, 0, -1)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
+	if int64(len(b)) > max {
+		return nil, &objects.CorruptError{What: "remote file", Name: name, Reason: fmt.Sprintf("larger than %d bytes, the most a dv %s may be", max, fileKind(name))}
+	}
 	return b, nil
+}
+
+// fileKind names what a remote blob is, for messages.
+func fileKind(name string) string {
+	switch {
+	case strings.HasPrefix(name, PacksPrefix):
+		return "pack"
+	case strings.HasPrefix(name, IndexPrefix):
+		return "index file"
+	}
+	return "file"
 }
 
 // readRangeFirst is the most ReadRange allocates before any byte arrives.

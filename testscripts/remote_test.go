@@ -27,19 +27,13 @@ package testscripts
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,9 +47,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 // s3Env is passed from the test's environment into every script.
@@ -118,56 +113,12 @@ func haveS3() (bool, error) {
 	return false, nil
 }
 
-// s3Client is an SDK client for the test server, path-style.
-func s3Client(ctx context.Context, endpoint string) (*awss3.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-		o.DisableLogOutputChecksumValidationSkipped = true
-	}), nil
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// createBucket makes a fresh bucket whose name starts with name and
-// returns its name and a function that empties and deletes it.
-func createBucket(ctx context.Context, c *awss3.Client, name string) (string, func(), error) {
-	bucket := strings.ToLower(name) + "-" + randHex(5)
-	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return "", nil, fmt.Errorf("create bucket %s: %w", bucket, err)
-	}
-	return bucket, func() { deleteBucket(c, bucket) }, nil
-}
-
-func deleteBucket(c *awss3.Client, bucket string) {
-	ctx := context.Background()
-	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			break
-		}
-		for _, o := range page.Contents {
-			_, _ = c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-		}
-	}
-	_, _ = c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(bucket)})
-}
-
 func scriptClient(ts *testscript.TestScript) *awss3.Client {
 	ep := ts.Getenv("DV_S3_ENDPOINT")
 	if ep == "" {
 		ts.Fatalf("DV_S3_ENDPOINT is not set (guard the script with [!s3] skip)")
 	}
-	c, err := s3Client(context.Background(), ep)
+	c, err := s3test.NewClient(context.Background(), ep, nil)
 	ts.Check(err)
 	return c
 }
@@ -179,9 +130,9 @@ func cmdS3Bucket(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: s3bucket NAME")
 	}
 	c := scriptClient(ts)
-	bucket, cleanup, err := createBucket(context.Background(), c, args[0])
+	bucket, err := s3test.CreateBucket(context.Background(), c, args[0])
 	ts.Check(err)
-	ts.Defer(cleanup)
+	ts.Defer(func() { _ = s3test.DeleteBucket(context.Background(), c, bucket) })
 	ts.Setenv("BUCKET", bucket)
 }
 
@@ -313,15 +264,15 @@ func s3Endpoint(t *testing.T) string {
 // testBucket creates a fresh bucket on ep, removed after the test.
 func testBucket(t *testing.T, ep, name string) string {
 	t.Helper()
-	c, err := s3Client(t.Context(), ep)
+	c, err := s3test.NewClient(t.Context(), ep, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bucket, cleanup, err := createBucket(t.Context(), c, name)
+	bucket, err := s3test.CreateBucket(t.Context(), c, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cleanup)
+	t.Cleanup(func() { _ = s3test.DeleteBucket(context.Background(), c, bucket) })
 	return bucket
 }
 
@@ -537,99 +488,16 @@ func oneErrorLine(t *testing.T, r result, re string) {
 	}
 }
 
-// proxy is a counting, fault-injecting HTTP proxy on loopback in front of
-// an S3 endpoint. It keeps the Host header the client signed.
-type proxy struct {
-	url      string
-	total    atomic.Int64
-	mu       sync.Mutex
-	byMethod map[string]int
-	// fail answers 503 to this many requests instead of forwarding them.
-	fail atomic.Int64
-	// failIf, when set, answers 503 to every request it matches.
-	failIf atomic.Pointer[func(*http.Request) bool]
-	// onRequest, when set, sees each request before it is forwarded.
-	onRequest atomic.Pointer[func(*http.Request)]
-	// truncate cuts this many ranged pack GETs off half way through the
-	// body, then drops the connection.
-	truncate atomic.Int64
-	// drop closes the connection of this many requests without an answer
-	// (a connection reset).
-	drop atomic.Int64
-}
-
-func newProxy(t *testing.T, target string) *proxy {
+// newProxy starts a counting, fault-injecting proxy in front of target
+// (s3test.Proxy), stopped when the test ends.
+func newProxy(t *testing.T, target string) *s3test.Proxy {
 	t.Helper()
-	u, err := url.Parse(target)
+	p, err := s3test.NewProxy(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0) // a killed server is expected
-	p := &proxy{byMethod: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.total.Add(1)
-		p.mu.Lock()
-		p.byMethod[r.Method]++
-		p.mu.Unlock()
-		if f := p.onRequest.Load(); f != nil {
-			(*f)(r)
-		}
-		if p.drop.Add(-1) >= 0 {
-			hijackClose(w)
-			return
-		}
-		if r.Method == http.MethodGet && r.Header.Get("Range") != "" && strings.Contains(r.URL.Path, "/packs/") && p.truncate.Add(-1) >= 0 {
-			rec := httptest.NewRecorder()
-			rp.ServeHTTP(rec, r)
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			body := rec.Body.Bytes()
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(body[:len(body)/2])
-			if f, ok := w.(http.Flusher); ok {
-				f.Flush()
-			}
-			hijackClose(w)
-			return
-		}
-		fail := p.fail.Add(-1) >= 0
-		if f := p.failIf.Load(); f != nil && (*f)(r) {
-			fail = true
-		}
-		if !fail {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+
-			`<Error><Code>ServiceUnavailable</Code><Message>injected by the test proxy</Message></Error>`)
-	}))
-	t.Cleanup(srv.Close)
-	p.url = srv.URL
+	t.Cleanup(p.Close)
 	return p
-}
-
-// hijackClose drops the client's connection at once.
-func hijackClose(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			_ = conn.Close()
-		}
-	}
-}
-
-// reset zeroes the counts and returns those before.
-func (p *proxy) reset() (int64, map[string]int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.byMethod
-	p.byMethod = map[string]int{}
-	return p.total.Swap(0), m
 }
 
 // TestRemoteRequestCounts pushes and pulls 2,000 small files (or
@@ -652,14 +520,14 @@ func TestRemoteRequestCounts(t *testing.T) {
 	s := newSandbox(t)
 	p := newProxy(t, ep)
 	bucket := testBucket(t, ep, "dvcount")
-	s.cloneProject("s3://"+bucket+"/team", p.url, "a", "b")
+	s.cloneProject("s3://"+bucket+"/team", p.URL, "a", "b")
 	writeSmallFiles(t, s.path("a/data"), files, 1)
 	s.dv("a", "add", "data")
 	s.commitAndPushGit("a", "data")
 
-	p.reset()
+	p.Reset()
 	r := s.dv("a", "--json", "push")
-	n, m := p.reset()
+	n, m := p.Reset()
 	t.Logf("push of %d files: %d requests %v", files, n, m)
 	if !strings.Contains(r.stdout, `"index_uploaded": true`) {
 		t.Fatalf("push uploaded no index: %v", r)
@@ -669,7 +537,7 @@ func TestRemoteRequestCounts(t *testing.T) {
 	}
 
 	r = s.dv("a", "push")
-	n, m = p.reset()
+	n, m = p.Reset()
 	t.Logf("no-op push: %d requests %v", n, m)
 	if !strings.Contains(r.stdout, "s3 is up to date") {
 		t.Errorf("second push did something: %v", r)
@@ -680,7 +548,7 @@ func TestRemoteRequestCounts(t *testing.T) {
 
 	s.run("b", "git", "pull", "-q")
 	r = s.dv("b", "pull")
-	n, m = p.reset()
+	n, m = p.Reset()
 	t.Logf("pull of %d files: %d requests %v: %s", files, n, m, strings.TrimSpace(r.stdout))
 	if n > limit {
 		t.Errorf("pull of %d files sent %d requests (%v), want at most %d", files, n, m, limit)
@@ -688,7 +556,7 @@ func TestRemoteRequestCounts(t *testing.T) {
 	sameTree(t, s.path("a/data"), s.path("b/data"))
 
 	r = s.dv("b", "pull")
-	n, m = p.reset()
+	n, m = p.Reset()
 	t.Logf("no-op pull: %d requests %v", n, m)
 	if !strings.Contains(r.stdout, "nothing to fetch from s3") {
 		t.Errorf("second pull fetched something: %v", r)
@@ -698,7 +566,7 @@ func TestRemoteRequestCounts(t *testing.T) {
 	}
 
 	s.dv("b", "status", "-r", "s3")
-	n, m = p.reset()
+	n, m = p.Reset()
 	t.Logf("status -r: %d requests %v", n, m)
 	if n > 5 {
 		t.Errorf("status -r sent %d requests (%v), want at most 5", n, m)
@@ -801,7 +669,7 @@ func TestRemoteServerKilledMidPush(t *testing.T) {
 	// The proxy sees when pack uploads begin; the server dies behind it.
 	p := newProxy(t, g.url())
 	bucket := testBucket(t, g.url(), "dvkill")
-	s.cloneProject("s3://"+bucket+"/k", p.url, "a", "b")
+	s.cloneProject("s3://"+bucket+"/k", p.URL, "a", "b")
 	writeRandomFiles(t, s.path("a/data"), 15, 4<<20, 3) // 60 MiB: two packs
 	s.dv("a", "add", "data")
 	s.commitAndPushGit("a", "data")
@@ -817,7 +685,7 @@ func TestRemoteServerKilledMidPush(t *testing.T) {
 			once.Do(func() { close(uploading) })
 		}
 	}
-	p.onRequest.Store(&onReq)
+	p.OnRequest.Store(&onReq)
 
 	cmd, out, errb := s.command("a", nil, dvBinary(t), "push", "-j", "2")
 	start := time.Now()
@@ -856,7 +724,7 @@ func TestRemoteServerKilledMidPush(t *testing.T) {
 	oneErrorLine(t, r, `cannot be reached|HTTP 50[23]`)
 
 	g.start()
-	p.onRequest.Store(nil)
+	p.OnRequest.Store(nil)
 	// What the killed push left is invisible to readers: at most packs
 	// that no index names.
 	r = s.dv("a", "fsck", "-r", "s3")
@@ -898,16 +766,16 @@ func TestRemoteFaults(t *testing.T) {
 	s := newSandbox(t)
 	p := newProxy(t, ep)
 	bucket := testBucket(t, ep, "dvfault")
-	s.cloneProject("s3://"+bucket+"/f", p.url, "a", "b")
+	s.cloneProject("s3://"+bucket+"/f", p.URL, "a", "b")
 	writeSmallFiles(t, s.path("a/data"), 200, 2)
 	s.dv("a", "add", "data")
 	s.commitAndPushGit("a", "v1")
 
 	// Three 503s: retried.
-	p.reset()
-	p.fail.Store(3)
+	p.Reset()
+	p.Fail.Store(3)
 	r := s.dv("a", "push")
-	n, m := p.reset()
+	n, m := p.Reset()
 	t.Logf("push through 3 injected 503s: %d requests %v", n, m)
 	if !strings.Contains(r.stdout, "pushed ") || r.stderr != "" {
 		t.Fatalf("push through three 503s: %v", r)
@@ -916,11 +784,11 @@ func TestRemoteFaults(t *testing.T) {
 	// A 503, two connections reset (the client retries these, up to 5
 	// attempts in all), and two pack reads cut off half way (dv reads the
 	// range again): the data arrives whole.
-	p.fail.Store(1)
-	p.drop.Store(2)
-	p.truncate.Store(2)
+	p.Fail.Store(1)
+	p.Drop.Store(2)
+	p.Truncate.Store(2)
 	s.dv("b", "pull")
-	if left := p.truncate.Load(); left > 0 {
+	if left := p.Truncate.Load(); left > 0 {
 		t.Fatalf("%d truncations not used: the pull read no packs through the proxy", left)
 	}
 	sameTree(t, s.path("a/data"), s.path("b/data"))
@@ -929,7 +797,7 @@ func TestRemoteFaults(t *testing.T) {
 	writeSmallFiles(t, s.path("a/data2"), 100, 3)
 	s.dv("a", "add", "data2")
 	s.commitAndPushGit("a", "v2")
-	c, err := s3Client(t.Context(), ep)
+	c, err := s3test.NewClient(t.Context(), ep, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -951,10 +819,10 @@ func TestRemoteFaults(t *testing.T) {
 	packPuts := func(r *http.Request) bool {
 		return (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.Contains(r.URL.Path, "/packs/")
 	}
-	p.failIf.Store(&packPuts)
+	p.FailIf.Store(&packPuts)
 	start := time.Now()
 	r = s.dvCode(1, "a", "push")
-	n, m = p.reset()
+	n, m = p.Reset()
 	t.Logf("push with every pack upload refused: exit %d after %v, %d requests %v: %s", r.code,
 		time.Since(start).Round(time.Millisecond), n, m, strings.TrimSpace(r.stderr))
 	oneErrorLine(t, r, `HTTP 503 Service Unavailable, after \d+ attempts`)
@@ -967,7 +835,7 @@ func TestRemoteFaults(t *testing.T) {
 	if got := keys("f/locks/"); len(got) > 0 {
 		t.Errorf("a failed push left its lock: %v", got)
 	}
-	p.failIf.Store(nil)
+	p.FailIf.Store(nil)
 	r = s.dv("a", "fsck", "-r", "s3")
 	if r.stderr != "" {
 		t.Fatalf("fsck -r after the failed push: %v", r)
@@ -1009,7 +877,7 @@ func concurrentRefPush(t *testing.T, ep string, together bool) {
 	s := newSandbox(t)
 	p := newProxy(t, ep)
 	bucket := testBucket(t, ep, "dvrace")
-	s.cloneProject("s3://"+bucket+"/race", p.url, "a", "b", "c")
+	s.cloneProject("s3://"+bucket+"/race", p.URL, "a", "b", "c")
 	writeSmallFiles(t, s.path("a/crop"), 300, 11)
 	writeSmallFiles(t, s.path("b/crop"), 300, 12)
 	s.dv("a", "add", "crop", "--name", "crop")
@@ -1029,7 +897,7 @@ func concurrentRefPush(t *testing.T, ep string, together bool) {
 			case <-time.After(20 * time.Second):
 			}
 		}
-		p.onRequest.Store(&hold)
+		p.OnRequest.Store(&hold)
 	}
 
 	type run struct {
@@ -1095,7 +963,7 @@ func concurrentRefPush(t *testing.T, ep string, together bool) {
 		return strings.TrimSpace(string(b))
 	}
 	remoteRef := func() string {
-		c, err := s3Client(t.Context(), ep)
+		c, err := s3test.NewClient(t.Context(), ep, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

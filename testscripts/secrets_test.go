@@ -31,6 +31,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 // The distinctive values planted everywhere a secret can come from.
@@ -130,6 +131,7 @@ func secServer(t *testing.T) (*httptest.Server, *httptest.Server) {
 		}
 		_, _ = io.WriteString(w, "field,yield\na,1.5\nb,2.5\n")
 	})
+	mux.HandleFunc("/hooks/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	var srv *httptest.Server
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://dvuser:"+secURLPass+"@"+srv.Listener.Addr().String()+
@@ -261,6 +263,30 @@ func TestSecretsNeverLeak(t *testing.T) {
 	r.dv(0, "proj", "metrics", "show")
 	r.dv(0, "proj", "metrics", "show", "clf")
 	r.dv(0, "proj", "metrics", "diff", "clf")
+
+	// Production metrics, stale models, retraining and their alerts, to
+	// webhooks whose URL holds a password and a secret path: delivered,
+	// unreachable, and from env:NAME holding a token instead of a URL.
+	hook := "http://dvuser:" + secURLPass + "@" + host + "/hooks/" + secSignature
+	deadHook := "http://dvuser:" + secURLPass + "@127.0.0.1:1/hooks/" + secSignature
+	f, err := os.OpenFile(s.path("proj/dv.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("promotion:\n  criteria:\n    - {metric: rmse, direction: lower, threshold: 2.0}\n")
+	if err2 := f.Close(); err == nil {
+		err = err2
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.dv(0, "proj", "metrics", "log", "clf", "rmse=9", "--notify", hook)
+	r.once(0, "proj", "metrics", "log", "clf", "rmse=9", "--notify", deadHook)
+	r.once(0, "proj", "metrics", "log", "clf", "rmse=9", "--notify", "env:HF_TOKEN")
+	r.dv(0, "proj", "metrics", "show", "clf", "--history")
+	r.dv(1, "proj", "status", "--stale", "--exit-code", "--notify", hook)
+	r.once(2, "proj", "status", "--stale", "--notify", "dvuser:"+secURLPass+"@nohost")
+	r.once(0, "proj", "retrain", "clf")
 	s.run("proj", "git", "add", "-A")
 	s.run("proj", "git", "commit", "-q", "-m", "runs")
 	r.dv(0, "proj", "diff", "HEAD~1", "HEAD")
@@ -287,7 +313,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// Help, for every command.
 	r.dv(0, "proj", "help")
 	for _, c := range []string{"init", "add", "status", "checkout", "diff", "ls", "fsck", "gc", "remote", "push", "fetch",
-		"pull", "install", "version", "import", "run", "train", "runs", "metrics", "log", "lineage"} {
+		"pull", "install", "version", "import", "run", "train", "runs", "metrics", "log", "lineage", "retrain"} {
 		r.once(0, "proj", "help", c)
 		r.once(0, "proj", c, "--help")
 	}
@@ -371,7 +397,7 @@ func secS3(t *testing.T, r *secRun) {
 	}
 	r.secrets = append(r.secrets, key, secret)
 	bucket := testBucket(t, ep, "dvsecrets")
-	c, err := s3Client(context.Background(), ep)
+	c, err := s3test.NewClient(context.Background(), ep, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

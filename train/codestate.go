@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -146,11 +149,11 @@ func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 func skipCodePath(rel string, exclude []string) bool {
 	base := path.Base(rel)
 	first, _, _ := strings.Cut(rel, "/")
-	if strings.HasSuffix(rel, workspace.PointerExt) || base == ".gitignore" || first == workspace.DirName {
+	if strings.HasSuffix(rel, pointer.Ext) || base == ".gitignore" || first == workspace.DirName {
 		return true
 	}
 	for _, x := range exclude {
-		if rel == x || strings.HasPrefix(rel, x+"/") {
+		if workspace.Under(rel, x) {
 			return true
 		}
 	}
@@ -217,7 +220,7 @@ func CacheKey(k KeyInput) string {
 		Code    string      `json:"code"`
 		Args    [][2]string `json:"args"`
 	}{V: cacheKeyVersion, Command: k.Command, Params: []kv{}, Inputs: []kv{}, Outputs: append([]string{}, k.Outputs...), Model: k.Model}
-	for _, p := range sortedKeys(k.Params) {
+	for _, p := range slices.Sorted(maps.Keys(k.Params)) {
 		canon.Params = append(canon.Params, kv{p, k.Params[p]})
 	}
 	for _, in := range k.Inputs {
@@ -227,7 +230,7 @@ func CacheKey(k KeyInput) string {
 	sort.Strings(canon.Outputs)
 	if k.Code != nil {
 		canon.Code = k.Code.Digest
-		for _, p := range sortedKeys(k.Code.Args) {
+		for _, p := range slices.Sorted(maps.Keys(k.Code.Args)) {
 			canon.Args = append(canon.Args, [2]string{p, k.Code.Args[p]})
 		}
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -20,7 +20,7 @@ func CheckInputs(ctx context.Context, r *workspace.Repo, deps []string) ([]linea
 	if len(deps) == 0 {
 		return nil, nil
 	}
-	ptrs, err := r.ReadPointers(nil)
+	ptrs, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -54,36 +54,34 @@ func CheckInputs(ctx context.Context, r *workspace.Repo, deps []string) ([]linea
 
 // CheckOutputs refuses output paths that are also inputs, that repeat, or
 // that lie inside (or contain) other tracked data, before anything runs.
-func CheckOutputs(r *workspace.Repo, deps, outs []string) error {
-	ptrs, err := r.Pointers()
-	if err != nil {
-		return err
-	}
+func CheckOutputs(ctx context.Context, r *workspace.Repo, deps, outs []string) error {
 	for i, o := range outs {
 		if slices.Contains(outs[:i], o) {
 			return fmt.Errorf("%s: named twice as an output", o)
 		}
 		for _, d := range deps {
-			if d == o || strings.HasPrefix(d, o+"/") || strings.HasPrefix(o, d+"/") {
+			if workspace.Under(d, o) || workspace.Under(o, d) {
 				return fmt.Errorf("%s: is both an input (%s) and an output; a run may not change its own inputs", o, d)
 			}
 		}
-		for _, p := range ptrs {
-			if strings.HasPrefix(o, p+"/") {
-				return fmt.Errorf("%s: inside %s, which is tracked as a whole; name %s as the output", o, p, p)
-			}
-			if strings.HasPrefix(p, o+"/") {
-				return fmt.Errorf("%s: contains %s, which is tracked on its own", o, p)
-			}
+		inside, contains, err := r.Nesting(ctx, o)
+		if err != nil {
+			return err
+		}
+		if inside != "" {
+			return fmt.Errorf("%s: inside %s, which is tracked as a whole; name %s as the output", o, inside, inside)
+		}
+		if contains != "" {
+			return fmt.Errorf("%s: contains %s, which is tracked on its own", o, contains)
 		}
 	}
 	return nil
 }
 
 // covered reports whether rel is a tracked path or lies inside one.
-func covered(ptrs map[string]*workspace.Pointer, rel string) bool {
+func covered(ptrs map[string]*pointer.Pointer, rel string) bool {
 	for p := range ptrs {
-		if rel == p || strings.HasPrefix(rel, p+"/") {
+		if workspace.Under(rel, p) {
 			return true
 		}
 	}

@@ -1,8 +1,8 @@
 // Package train runs commands reproducibly and records them: dv run (a
 // step with pinned inputs, recorded outputs and a run cache), dv train (a
 // run whose output is a model version with metrics), the listing of runs
-// and the metrics of model versions; train/importer is dv import. It
-// imports objects, refs and lineage; cmd prints what it returns.
+// and the metrics of model versions; train/importer is dv import. cmd
+// prints what it returns.
 //
 // # Records
 //

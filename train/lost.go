@@ -33,6 +33,6 @@ func (rn *Runner) RecordJobFailure(ctx context.Context, o RunOptions, p *Plan, j
 	res := &RunResult{Name: o.Name, CacheKey: p.CacheKey, ExitCode: exitCode, Start: start.UTC(), End: end.UTC()}
 	run := &lineage.Record{Type: lineage.TypeRun, Name: o.Name, Command: o.Command, Params: o.Params,
 		Inputs: p.Inputs, ExitCode: exitCode, Start: res.Start, End: res.End,
-		CodeTree: rn.Rec.Code.Tree, CacheKey: p.CacheKey, Job: job}
+		CodeTree: rn.Rec.Code.Tree, CacheKey: p.CacheKey, Meta: o.Meta, Job: job}
 	return res, rn.recordFailed(ctx, o, run, res, tmp, reason)
 }

@@ -3,7 +3,9 @@ package train
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,7 +77,7 @@ func DiffMetrics(a, b map[string]float64) []MetricDelta {
 		names[k] = true
 	}
 	out := make([]MetricDelta, 0, len(names))
-	for _, k := range sortedKeys(names) {
+	for _, k := range slices.Sorted(maps.Keys(names)) {
 		d := MetricDelta{Metric: k}
 		if v, ok := a[k]; ok {
 			d.A = &v

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,8 +49,12 @@ func readMetricsFile(path, name string) (map[string]float64, []byte, error) {
 
 // ParseMetrics parses metrics by the file name's extension: .json (an
 // object), .yaml or .yml (a mapping), .csv or .tsv (a header row and data
-// rows; the last row counts). Other names are read as JSON when they start
+// rows; the last row counts, unless a column is named slice: then the row
+// with an empty slice holds the overall metrics and each other row a
+// slice's, as slices.SLICE.METRIC). Other names are read as JSON when they start
 // with '{', else as YAML. Nested objects are flattened with '.' ("val.rmse");
+// per-slice metrics ({"rmse": 1.2, "slices": {"soil=clay": {"rmse": 1.3,
+// "rows": 250}}}) become slices.soil=clay.rmse and slices.soil=clay.rows;
 // numbers are kept, strings, booleans, lists and nulls skipped, and CSV
 // columns that do not parse as numbers skipped. NaN and infinities are
 // errors, as is a file with no numeric metric at all.
@@ -120,7 +126,7 @@ func flatten(prefix string, v any, out map[string]float64) error {
 	var f float64
 	switch x := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if err := flatten(join(k), x[k], out); err != nil {
 				return err
 			}
@@ -172,6 +178,36 @@ func parseCSVMetrics(data []byte, comma rune, out map[string]float64) error {
 	}
 	header, last := rows[0], rows[len(rows)-1]
 	for i, name := range header {
+		if strings.TrimSpace(name) == "slice" {
+			return parseCSVSlices(header, rows[1:], i, out)
+		}
+	}
+	return parseCSVRow(header, last, "", out)
+}
+
+// parseCSVSlices reads a CSV with a slice column: the row whose slice is
+// empty (or "all") holds the overall metrics, every other row a slice's
+// (slices.NAME.METRIC).
+func parseCSVSlices(header []string, rows [][]string, col int, out map[string]float64) error {
+	for _, row := range rows {
+		if col >= len(row) {
+			continue
+		}
+		prefix := ""
+		if s := strings.TrimSpace(row[col]); s != "" && s != "all" {
+			prefix = "slices." + s + "."
+		}
+		if err := parseCSVRow(header, row, prefix, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseCSVRow adds the numeric columns of one row to out, each key
+// prefixed.
+func parseCSVRow(header, last []string, prefix string, out map[string]float64) error {
+	for i, name := range header {
 		name = strings.TrimSpace(name)
 		if name == "" || i >= len(last) {
 			continue
@@ -180,6 +216,7 @@ func parseCSVMetrics(data []byte, comma rune, out map[string]float64) error {
 		if err != nil {
 			continue // not a numeric column
 		}
+		name = prefix + name
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("metric %s is %v; metrics must be finite numbers", name, f)
 		}

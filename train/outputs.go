@@ -11,6 +11,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -18,8 +19,8 @@ import (
 // a record yet.
 type addedOutput struct {
 	rel  string
-	p    *workspace.Pointer
-	prev *workspace.Pointer // nil for a new path
+	p    *pointer.Pointer
+	prev *pointer.Pointer // nil for a new path
 }
 
 // recordSucceeded stores the outputs with Repo.Add and records the run.
@@ -55,7 +56,7 @@ func (rn *Runner) recordSucceeded(ctx context.Context, o RunOptions, run *lineag
 			opts.Name = o.Model.Name
 		}
 		last := i == len(o.Outs)-1
-		opts.Annotate = func(ctx context.Context, w objects.Putter, p, prev *workspace.Pointer) (func(context.Context) error, error) {
+		opts.Annotate = func(ctx context.Context, w objects.Putter, p, prev *pointer.Pointer) (func(context.Context) error, error) {
 			p.Record = objects.ID{} // set by prepareRun
 			outs = append(outs, addedOutput{rel: rel, p: p, prev: prev})
 			if !last {
@@ -72,7 +73,7 @@ func (rn *Runner) recordSucceeded(ctx context.Context, o RunOptions, run *lineag
 		}
 	}
 	for _, a := range outs[:len(outs)-1] {
-		if err := workspace.WritePointer(rn.Repo.Abs(a.rel)+workspace.PointerExt, a.p); err != nil {
+		if err := pointer.Write(rn.Repo.Abs(a.rel)+pointer.Ext, a.p); err != nil {
 			return err
 		}
 	}
@@ -136,9 +137,9 @@ func (rn *Runner) prepareRun(ctx context.Context, b *batch, o RunOptions, run *l
 // when a later one fails, so that a failed run leaves no new versions.
 func restorePointers(r *workspace.Repo, outs []addedOutput) {
 	for _, a := range outs {
-		path := r.Abs(a.rel) + workspace.PointerExt
+		path := r.Abs(a.rel) + pointer.Ext
 		if a.prev != nil {
-			_ = workspace.WritePointer(path, a.prev)
+			_ = pointer.Write(path, a.prev)
 		} else {
 			_ = os.Remove(path)
 		}
@@ -151,7 +152,7 @@ func (rn *Runner) outputKind(o RunOptions, rel string) string {
 	if o.Model != nil && rel == o.Model.Path {
 		return "model"
 	}
-	if p, err := workspace.ReadPointer(rn.Repo.Abs(rel) + workspace.PointerExt); err == nil && p.Kind != "model" {
+	if p, err := pointer.Read(rn.Repo.Abs(rel) + pointer.Ext); err == nil && p.Kind != "model" {
 		return p.Kind
 	}
 	return "dataset"
@@ -159,7 +160,7 @@ func (rn *Runner) outputKind(o RunOptions, rel string) string {
 
 // prepareVersion puts a version record of rel, made by run, into b and
 // sets p.Record to it; the pointer file is the caller's to write.
-func (rn *Runner) prepareVersion(ctx context.Context, b *batch, o RunOptions, rel string, p, prev *workspace.Pointer, run objects.ID, metrics map[string]float64) (objects.ID, error) {
+func (rn *Runner) prepareVersion(ctx context.Context, b *batch, o RunOptions, rel string, p, prev *pointer.Pointer, run objects.ID, metrics map[string]float64) (objects.ID, error) {
 	rec, ref := lineage.Version(rel, p, prev, run)
 	rec.Run = run
 	if rec.Type == lineage.TypeModel && o.Model != nil && rel == o.Model.Path {
@@ -244,7 +245,7 @@ func (rn *Runner) Restore(ctx context.Context, o RunOptions, key string) (*RunRe
 		return nil, err
 	}
 	for _, a := range changed {
-		if err := workspace.WritePointer(rn.Repo.Abs(a.rel)+workspace.PointerExt, a.p); err != nil {
+		if err := pointer.Write(rn.Repo.Abs(a.rel)+pointer.Ext, a.p); err != nil {
 			return nil, err
 		}
 		if err := workspace.AddIgnore(rn.Repo.Root, a.rel); err != nil {
@@ -283,20 +284,23 @@ type restored struct {
 // restorePointer finds or prepares the version of out: the current
 // pointer's when it names the cached data, else a new one in b.
 func (rn *Runner) restorePointer(ctx context.Context, b *batch, o RunOptions, out lineage.IO, run objects.ID, metrics map[string]float64) (restored, error) {
-	cur, err := workspace.ReadPointer(rn.Repo.Abs(out.Path) + workspace.PointerExt)
+	cur, err := pointer.Read(rn.Repo.Abs(out.Path) + pointer.Ext)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return restored{}, err
+	}
+	if a, ok := rn.recordedVersion(ctx, o, out, cur, run); ok {
+		if cur != nil && cur.Record == a.record && cur.OID == out.Data {
+			return restored{record: cur.Record}, nil
+		}
+		return a, nil
 	}
 	if cur != nil && cur.OID == out.Data && !cur.Record.IsZero() {
 		return restored{record: cur.Record}, nil
 	}
-	if a, ok := rn.recordedVersion(ctx, o, out, cur, run); ok {
-		return a, nil
-	}
 	if err := rn.Repo.Store.Complete(ctx, out.Data); err != nil {
 		return restored{}, fmt.Errorf("%s: cached output: %w", out.Path, err)
 	}
-	p := &workspace.Pointer{}
+	p := &pointer.Pointer{}
 	if cur != nil {
 		cp := *cur
 		p = &cp
@@ -314,7 +318,7 @@ func (rn *Runner) restorePointer(ctx context.Context, b *batch, o RunOptions, ou
 
 // describe fills a pointer's type, id, size and file count from stored
 // data. A file's executable bit is not known and is left off.
-func (rn *Runner) describe(ctx context.Context, p *workspace.Pointer, id objects.ID) error {
+func (rn *Runner) describe(ctx context.Context, p *pointer.Pointer, id objects.ID) error {
 	l, ok := rn.Repo.Store.Lookup(id)
 	if !ok {
 		return &objects.NotFoundError{ID: id}
@@ -346,8 +350,8 @@ func (rn *Runner) describe(ctx context.Context, p *workspace.Pointer, id objects
 // recorded, when the output's ref still names it (a run that ran as a
 // compute engine's job, fetched from the remote): its pointer then names
 // that record, and no new version is recorded.
-func (rn *Runner) recordedVersion(ctx context.Context, o RunOptions, out lineage.IO, cur *workspace.Pointer, run objects.ID) (restored, bool) {
-	p := &workspace.Pointer{}
+func (rn *Runner) recordedVersion(ctx context.Context, o RunOptions, out lineage.IO, cur *pointer.Pointer, run objects.ID) (restored, bool) {
+	p := &pointer.Pointer{}
 	if cur != nil {
 		cp := *cur
 		p = &cp

@@ -3,7 +3,8 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -54,7 +55,7 @@ func ParamEnvName(key string) string {
 // DV_PARAMS_FILE=paramsFile when paramsFile is not empty.
 func ParamEnv(params map[string]string, paramsFile string) []string {
 	out := make([]string, 0, len(params)+1)
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		out = append(out, ParamEnvName(k)+"="+params[k])
 	}
 	if paramsFile != "" {
@@ -76,17 +77,8 @@ func ParamsJSON(params map[string]string) []byte {
 // FormatParams prints params as k=v pairs, sorted, separated by spaces.
 func FormatParams(params map[string]string) string {
 	parts := make([]string, 0, len(params))
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		parts = append(parts, k+"="+params[k])
 	}
 	return strings.Join(parts, " ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

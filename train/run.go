@@ -161,7 +161,7 @@ func (rn *Runner) Plan(ctx context.Context, o RunOptions) (*Plan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckOutputs(rn.Repo, o.Deps, o.Outs); err != nil {
+	if err := CheckOutputs(ctx, rn.Repo, o.Deps, o.Outs); err != nil {
 		return nil, err
 	}
 	inputs, err := CheckInputs(ctx, rn.Repo, o.Deps)

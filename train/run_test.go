@@ -13,8 +13,10 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // tstProject is a git work tree with a dv project, a Runner on it, and a
@@ -52,7 +54,7 @@ func newProject(t *testing.T) *tstProject {
 	t.Cleanup(func() { _ = r.Close() })
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	rc := &lineage.Recorder{Store: r.Store, Refs: refs.Open(filepath.Join(r.Dir, "refs")),
-		Code: refs.Context{Tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
+		Code: gitrepo.Context{Tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
 		Now:  func() time.Time { clock = clock.Add(time.Second); return clock }}
 	return &tstProject{t: t, root: root, r: r, rn: &Runner{Repo: r, Rec: rc},
 		counter: filepath.Join(t.TempDir(), "counter")}
@@ -70,10 +72,10 @@ func (p *tstProject) write(rel, content string) {
 }
 
 // add tracks rel and records a dataset version, as dv add does.
-func (p *tstProject) add(rel string) *workspace.Pointer {
+func (p *tstProject) add(rel string) *pointer.Pointer {
 	p.t.Helper()
 	res, err := p.r.Add(p.t.Context(), rel, workspace.AddOptions{
-		Annotate: func(ctx context.Context, w objects.Putter, ptr, _ *workspace.Pointer) (func(context.Context) error, error) {
+		Annotate: func(ctx context.Context, w objects.Putter, ptr, _ *pointer.Pointer) (func(context.Context) error, error) {
 			rec := &lineage.Record{Type: lineage.TypeDataset, Path: rel, Data: ptr.OID}
 			id, commit, err := p.rn.Rec.Prepare(ctx, w, rec, lineage.RefFor(lineage.TypeDataset, rel))
 			ptr.Record = id
@@ -99,9 +101,9 @@ func (p *tstProject) load(id objects.ID) *lineage.Record {
 	return rec
 }
 
-func (p *tstProject) pointer(rel string) *workspace.Pointer {
+func (p *tstProject) pointer(rel string) *pointer.Pointer {
 	p.t.Helper()
-	ptr, err := workspace.ReadPointer(p.r.Abs(rel) + workspace.PointerExt)
+	ptr, err := pointer.Read(p.r.Abs(rel) + pointer.Ext)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -268,7 +270,7 @@ func TestRunFailed(t *testing.T) {
 	if id, _ := p.rn.Rec.Refs.Get("runs/bad"); id != res.Run {
 		t.Fatal("runs/bad did not move to the failed run")
 	}
-	if _, err := os.Stat(p.r.Abs("out.txt") + workspace.PointerExt); err == nil {
+	if _, err := os.Stat(p.r.Abs("out.txt") + pointer.Ext); err == nil {
 		t.Fatal("a failed run stored its output")
 	}
 	if names, _, _ := p.rn.Rec.Refs.List(); slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, CacheRefPrefix) }) {

@@ -33,7 +33,8 @@ type RunInfo struct {
 	CodeTree string             `json:"code_tree,omitempty"`
 	Env      *lineage.Env       `json:"env,omitempty"`
 	Who      lineage.Person     `json:"who"`
-	Job      *lineage.Job       `json:"job,omitempty"` // where it ran, for a run submitted with --on
+	Job      *lineage.Job       `json:"job,omitempty"`    // where it ran, for a run submitted with --on
+	Reason   string             `json:"reason,omitempty"` // why a failed run failed, when not its exit code
 }
 
 // Duration is how long the run's command ran.
@@ -88,7 +89,7 @@ func ListRuns(ctx context.Context, s *objects.Store, rs *refs.Store, name string
 func infoOf(id objects.ID, r *lineage.Record) RunInfo {
 	ri := RunInfo{ID: id, Name: r.Name, Status: r.Status, ExitCode: r.ExitCode, Start: r.Start, End: r.End,
 		Command: r.Command, Params: r.Params, Metrics: r.Metrics, Inputs: r.Inputs, Outputs: r.Outputs,
-		Commit: r.Commit, Dirty: r.Dirty, Log: r.Log, CacheKey: r.CacheKey, CodeTree: r.CodeTree, Env: r.Env, Who: r.Who, Job: r.Job}
+		Commit: r.Commit, Dirty: r.Dirty, Log: r.Log, CacheKey: r.CacheKey, CodeTree: r.CodeTree, Env: r.Env, Who: r.Who, Job: r.Job, Reason: r.Reason}
 	ri.Seconds = ri.Duration().Seconds()
 	return ri
 }

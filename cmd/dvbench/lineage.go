@@ -28,7 +28,6 @@ const w6Records = 10_000 // W6: records in the lineage graph at -scale 1
 type w6 struct {
 	dir         string
 	records     int // records dv log lists
-	runs        int // run records among them
 	commands    int // dv commands that made them
 	genSecs     float64
 	firstData   string // the record id of raw's first version

@@ -1,6 +1,6 @@
 // Command dvbench measures dv against its performance goals (PERF.md).
 //
-//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P8,P9,P10] [-scale 1.0] [-cores 2,4,8,all] [-keep] [-dir DIR]
+//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13] [-scale 1.0] [-cores 2,4,8,all] [-keep] [-dir DIR]
 //
 // It builds dv, generates the workloads in a temporary folder (never in the
 // repository), runs dv and every installed peer tool (cp, find, b3sum,
@@ -15,9 +15,10 @@
 // which dvbench then starts on a free loopback port; without either they
 // are skipped with a line saying so. .ci/bench starts one. dv's remote
 // points at a counting proxy in front of the server (s3server.go). P9
-// generates W6 with real dv commands (lineage.go); its size follows -scale.
-// P8 is the peak RSS of dv add W1 (wait4's ru_maxrss). Store sizes are
-// compared with restic's repository where restic is installed.
+// generates W6 with real dv commands (lineage.go), P11 W7 (registry.go);
+// their size follows -scale. P12 drifts W12 (drift.go), P13 exports W13
+// (export.go). P8 is the peak RSS of dv add W1 (wait4's ru_maxrss). Store
+// sizes are compared with restic's repository where restic is installed.
 //
 // -cores runs every goal again for each CPU count, each command under
 // taskset -c 0-(n-1) ("all": no taskset), and prints one table per count;
@@ -44,7 +45,7 @@ import (
 	"time"
 )
 
-var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10"}
+var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"}
 
 type config struct {
 	runs  int
@@ -70,6 +71,9 @@ type bench struct {
 	s3   *s3env     // P5–P7: the server and proxy; nil when skipped
 	s3p  s3projects // P5–P7: the projects pushed from
 	w6   w6         // P9: the lineage project
+	w7   w7         // P11: the registry project
+	w12  w12        // P12: the drift CSVs
+	w13  w13        // P13: the exported model
 }
 
 func main() {
@@ -281,6 +285,21 @@ func (b *bench) generate(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.want("P11") {
+		if err := step("W7", func() error { return b.genW7(ctx) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P12") {
+		if err := step("W12", func() error { return b.genW12(ctx) }); err != nil {
+			return err
+		}
+	}
+	if c.want("P13") {
+		if err := step("W13", func() error { return b.genW13(ctx) }); err != nil {
+			return err
+		}
+	}
 	syncAll(ctx)
 	b.res.header = append(b.res.header, b.describeWorkloads()...)
 	return ctx.Err()
@@ -306,6 +325,15 @@ func (b *bench) describeWorkloads() []string {
 	if b.w6.dir != "" {
 		out = append(out, b.describeW6())
 	}
+	if b.w7.dir != "" {
+		out = append(out, b.describeW7())
+	}
+	if b.w12.ref != "" {
+		out = append(out, b.describeW12())
+	}
+	if b.w13.dir != "" {
+		out = append(out, fmt.Sprintf("W13 (P13): a model version of one file of %s random bytes, exported in each format", humanBytes(b.w13.bytes)))
+	}
 	return out
 }
 
@@ -326,6 +354,9 @@ func (b *bench) measure(ctx context.Context) error {
 		{"S3 W2", b.s3 != nil && (c.want("P5") || c.want("P7")), filepath.Join(b.w.w2Dir, b.w.w2Name), b.runS3W2},
 		{"S3 W1", b.s3 != nil && (c.want("P6") || c.want("P7")), filepath.Join(b.w.w1Dir, b.w.w1Name), b.runS3W1},
 		{"W6", c.want("P9"), b.w6.dir, b.runW6},
+		{"W7", c.want("P11"), b.w7.dir, b.runW7},
+		{"W12", c.want("P12"), b.w12.ref, b.runW12},
+		{"W13", c.want("P13"), filepath.Join(b.w13.dir, b.w13.name), b.runW13},
 	} {
 		if !x.on {
 			continue

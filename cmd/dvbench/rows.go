@@ -58,6 +58,9 @@ func tableRows(b *bench) []row {
 	}
 	all = append(all, s3Rows(b)...)
 	all = append(all, lineageRows(b)...)
+	all = append(all, registryRows(b)...)
+	all = append(all, driftRows(b)...)
+	all = append(all, exportRows(b)...)
 	num := func(g string) int { n, _ := strconv.Atoi(strings.TrimPrefix(g, "P")); return n }
 	slices.SortStableFunc(all, func(x, y row) int { return num(x.goal) - num(y.goal) })
 	var rows []row

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 // s3projects are the dv projects the S3 goals push from: hard links to
@@ -47,7 +49,7 @@ func (b *bench) startS3(ctx context.Context) error {
 	}
 	b.s3 = e
 	b.res.header = append(b.res.header, fmt.Sprintf("S3: %s, bucket %s, through a counting proxy at %s",
-		e.started, e.bucket, e.proxy.url))
+		e.started, e.bucket, e.proxy.URL))
 	return nil
 }
 
@@ -121,9 +123,9 @@ type pushResult struct {
 // the remote is the proxied one, the requests dv sent go under
 // key+" requests".
 func (b *bench) s3dv(ctx context.Context, key string, run int, proxied bool, dir string, args ...string) ([]byte, error) {
-	b.s3.proxy.reset()
+	b.s3.proxy.Reset()
 	out, err := b.dvTimed(ctx, key, run, dir, append([]string{"--json", "--no-progress"}, args...)...)
-	n, m := b.s3.proxy.reset()
+	n, m := b.s3.proxy.Reset()
 	if err != nil || !proxied {
 		return out, err
 	}
@@ -136,8 +138,8 @@ func (b *bench) s3dv(ctx context.Context, key string, run int, proxied bool, dir
 // (through the proxy, or through the direct client's RoundTripper) under
 // key+" requests".
 func (b *bench) s3ref(ctx context.Context, key string, run int, fn func() error) error {
-	b.s3.proxy.reset()
-	b.s3.directRT.n.Store(0)
+	b.s3.proxy.Reset()
+	b.s3.directRT.Swap(0)
 	var cpu float64
 	err := b.timed(ctx, key, run, func() error {
 		c0 := processCPU()
@@ -145,8 +147,8 @@ func (b *bench) s3ref(ctx context.Context, key string, run int, fn func() error)
 		cpu = processCPU() - c0
 		return err
 	})
-	n, m := b.s3.proxy.reset()
-	d := b.s3.directRT.n.Swap(0)
+	n, m := b.s3.proxy.Reset()
+	d := b.s3.directRT.Swap(0)
 	if d > 0 {
 		n, m = n+d, map[string]int64{"direct": d}
 	}
@@ -183,7 +185,7 @@ func (b *bench) throughput(key string, run int, size int64) {
 // the prefixes to clean up.
 func (b *bench) remotes(ctx context.Context, proj, name, prefix string) ([]string, error) {
 	for _, r := range []struct{ name, prefix, endpoint string }{
-		{name, prefix, b.s3.proxy.url},
+		{name, prefix, b.s3.proxy.URL},
 		{name + "d", prefix + "-d", b.s3.endpoint},
 	} {
 		if _, err := command(ctx, proj, nil, b.dv, "-q", "remote", "add", r.name,
@@ -218,7 +220,7 @@ func (b *bench) clone(ctx context.Context, proj, dst, name string) error {
 // cleanRemote deletes what a run left in the bucket, outside any timing.
 func (b *bench) cleanRemote(ctx context.Context, prefixes ...string) {
 	for _, p := range prefixes {
-		if err := deletePrefix(ctx, b.s3.direct, b.s3.bucket, p); err != nil {
+		if err := s3test.DeletePrefix(ctx, b.s3.direct, b.s3.bucket, p); err != nil {
 			b.logf("  cleaning s3://%s/%s: %v", b.s3.bucket, p, err)
 		}
 	}
@@ -243,7 +245,7 @@ func (b *bench) checkPush(key string, run int, out []byte) {
 // clone's dv pull through the proxy; then a no-op pull and a no-op push.
 func (b *bench) runS3W2(ctx context.Context, run int) error {
 	proj, name := b.s3p.w2, b.w.w2Name
-	remote, prefix := fmt.Sprintf("w2r%d", run+1), fmt.Sprintf("w2-run%d-%s", run+1, randHex(3))
+	remote, prefix := fmt.Sprintf("w2r%d", run+1), fmt.Sprintf("w2-run%d-%s", run+1, s3test.RandHex(3))
 	prefixes, err := b.remotes(ctx, proj, remote, prefix)
 	if err != nil {
 		return err
@@ -317,7 +319,7 @@ func (b *bench) noops(ctx context.Context, wl string, run int, proj, clone, remo
 func (b *bench) runS3W1(ctx context.Context, run int) error {
 	proj, name, size := b.s3p.w1, b.w.w1Name, b.w.w1Bytes
 	src := filepath.Join(proj, name)
-	remote, prefix := fmt.Sprintf("w1r%d", run+1), fmt.Sprintf("w1-run%d-%s", run+1, randHex(3))
+	remote, prefix := fmt.Sprintf("w1r%d", run+1), fmt.Sprintf("w1-run%d-%s", run+1, s3test.RandHex(3))
 	prefixes, err := b.remotes(ctx, proj, remote, prefix)
 	if err != nil {
 		return err

@@ -8,43 +8,32 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"log"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 // s3env is the server, the proxy and the bucket the S3 goals use.
 type s3env struct {
-	endpoint string         // the server
-	started  string         // "versitygw (started here)" or "DV_S3_ENDPOINT"
-	proxy    *countingProxy // in front of endpoint: dv's counted requests go through it
-	sdk      *awss3.Client  // through the proxy
-	direct   *awss3.Client  // straight to the server, its requests counted by directRT
-	directRT *countingRT
+	endpoint string        // the server
+	started  string        // "versitygw (started here)" or "DV_S3_ENDPOINT"
+	proxy    *s3test.Proxy // in front of endpoint: dv's counted requests go through it
+	sdk      *awss3.Client // through the proxy
+	direct   *awss3.Client // straight to the server, its requests counted by directRT
+	directRT *s3test.Counter
 	bucket   string
 
 	gw     *exec.Cmd // versitygw, when started here
@@ -85,19 +74,19 @@ func (b *bench) setupS3(ctx context.Context) (*s3env, error) {
 		_ = os.Setenv("AWS_REGION", "us-east-1")
 	}
 	var err error
-	if e.proxy, err = newCountingProxy(e.endpoint); err != nil {
+	if e.proxy, err = s3test.NewProxy(e.endpoint); err != nil {
 		e.close()
 		return nil, err
 	}
-	e.directRT = &countingRT{}
-	if e.direct, err = newS3Client(ctx, e.endpoint, e.directRT); err == nil {
-		e.sdk, err = newS3Client(ctx, e.proxy.url, nil)
+	e.directRT = &s3test.Counter{}
+	if e.direct, err = s3test.NewClient(ctx, e.endpoint, e.directRT.Wrap); err == nil {
+		e.sdk, err = s3test.NewClient(ctx, e.proxy.URL, nil)
 	}
 	if err != nil {
 		e.close()
 		return nil, err
 	}
-	e.bucket = "dvbench-" + randHex(5)
+	e.bucket = "dvbench-" + s3test.RandHex(5)
 	if _, err := e.direct.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(e.bucket)}); err != nil {
 		e.close()
 		return nil, fmt.Errorf("create bucket %s on %s: %w", e.bucket, e.endpoint, err)
@@ -111,7 +100,7 @@ func (b *bench) setupS3(ctx context.Context) (*s3env, error) {
 func (e *s3env) startVersitygw(ctx context.Context, bin, dir string) error {
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" || os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
 		_ = os.Setenv("AWS_ACCESS_KEY_ID", "dvbenchkey")
-		_ = os.Setenv("AWS_SECRET_ACCESS_KEY", "dvbenchsecret-"+randHex(8))
+		_ = os.Setenv("AWS_SECRET_ACCESS_KEY", "dvbenchsecret-"+s3test.RandHex(8))
 		_ = os.Unsetenv("AWS_SESSION_TOKEN")
 	}
 	data := filepath.Join(dir, "data")
@@ -171,14 +160,14 @@ func (e *s3env) close() {
 	}
 	if e.direct != nil && e.bucket != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		if err := deletePrefix(ctx, e.direct, e.bucket, ""); err == nil {
+		if err := s3test.DeletePrefix(ctx, e.direct, e.bucket, ""); err == nil {
 			_, _ = e.direct.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(e.bucket)})
 		}
 		cancel()
 		e.bucket = ""
 	}
 	if e.proxy != nil {
-		e.proxy.srv.Close()
+		e.proxy.Close()
 		e.proxy = nil
 	}
 	if e.gw != nil {
@@ -193,139 +182,11 @@ func (e *s3env) close() {
 	}
 }
 
-// countingProxy is a reverse proxy on loopback that counts the requests
-// it forwards, by method. It keeps the Host header the client signed.
-type countingProxy struct {
-	url      string
-	srv      *httptest.Server
-	total    atomic.Int64
-	mu       sync.Mutex
-	byMethod map[string]int64
-}
-
-func newCountingProxy(target string) (*countingProxy, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, err
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.Transport = &http.Transport{
-		Proxy:               nil,
-		ReadBufferSize:      256 << 10,
-		WriteBufferSize:     256 << 10,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 128,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	rp.BufferPool = bufPool{}
-	rp.ErrorLog = log.New(io.Discard, "", 0)
-	p := &countingProxy{byMethod: map[string]int64{}}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.total.Add(1)
-		p.mu.Lock()
-		p.byMethod[r.Method]++
-		p.mu.Unlock()
-		rp.ServeHTTP(w, r)
-	}))
-	p.url = p.srv.URL
-	return p, nil
-}
-
-// reset zeroes the counts and returns those before.
-func (p *countingProxy) reset() (int64, map[string]int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.byMethod
-	p.byMethod = map[string]int64{}
-	return p.total.Swap(0), m
-}
-
-// countingRT is an http.RoundTripper that counts the requests it carries
-// (retries included) around the SDK's transport.
-type countingRT struct {
-	base http.RoundTripper
-	n    atomic.Int64
-}
-
-func (c *countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.base.RoundTrip(r)
-}
-
-// bufPool gives the proxy 256 KiB copy buffers.
-type bufPool struct{}
-
-var proxyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
-func (bufPool) Get() []byte  { return *proxyBufs.Get().(*[]byte) }
-func (bufPool) Put(b []byte) { proxyBufs.Put(&b) }
-
-// newS3Client is a raw SDK client for endpoint, path-style, with the SDK's
-// defaults except a transport sized for parallel transfers (as dv's). When
-// counter is not nil, it carries (and counts) every request.
-func newS3Client(ctx context.Context, endpoint string, counter *countingRT) (*awss3.Client, error) {
-	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.MaxIdleConns = 256
-		tr.MaxIdleConnsPerHost = 64
-	})
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(hc))
-	if err != nil {
-		return nil, fmt.Errorf("load the AWS configuration: %w", err)
-	}
-	if counter != nil {
-		counter.base = hc.GetTransport()
-		cfg.HTTPClient = &http.Client{Transport: counter}
-	}
-	return awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-		o.DisableLogOutputChecksumValidationSkipped = true
-	}), nil
-}
-
-// deletePrefix deletes every object of bucket below prefix, 1,000 at a time.
-func deletePrefix(ctx context.Context, c *awss3.Client, bucket, prefix string) error {
-	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	var errs []error
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		if len(page.Contents) == 0 {
-			continue
-		}
-		ids := make([]types.ObjectIdentifier, 0, len(page.Contents))
-		for _, o := range page.Contents {
-			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
-		}
-		out, err := c.DeleteObjects(ctx, &awss3.DeleteObjectsInput{Bucket: aws.String(bucket),
-			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
-		if err != nil {
-			return err
-		}
-		for _, e := range out.Errors {
-			errs = append(errs, fmt.Errorf("delete %s: %s", aws.ToString(e.Key), aws.ToString(e.Message)))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // methods formats per-method request counts, e.g. "GET 3, PUT 40".
 func methods(m map[string]int64) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys(m map[string]int64) []string { return slices.Sorted(maps.Keys(m)) }
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/train/registry"
@@ -127,7 +128,7 @@ func pointerList(rels []string) string {
 	var parts []string
 	seen := map[string]bool{}
 	for _, r := range rels {
-		parts = append(parts, r+workspace.PointerExt)
+		parts = append(parts, r+pointer.Ext)
 		gi := path.Join(path.Dir(r), ".gitignore")
 		if !seen[gi] {
 			seen[gi] = true
@@ -141,7 +142,7 @@ func pointerList(rels []string) string {
 // ref would clash with an existing ref (datasets/a beside datasets/a/b).
 func checkAddRef(r *workspace.Repo, rel string, opts workspace.AddOptions) error {
 	kind, name := opts.Kind, opts.Name
-	if p, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt); err == nil {
+	if p, err := pointer.Read(r.Abs(rel) + pointer.Ext); err == nil {
 		kind, name = cmp.Or(kind, p.Kind), cmp.Or(name, p.Name)
 	}
 	if name == "" {
@@ -150,7 +151,7 @@ func checkAddRef(r *workspace.Repo, rel string, opts workspace.AddOptions) error
 	if opts.LabelsFor != "" {
 		kind = "labels"
 	}
-	_, ref := lineage.Version(rel, &workspace.Pointer{Kind: cmp.Or(kind, "dataset"), Name: name}, nil)
+	_, ref := lineage.Version(rel, &pointer.Pointer{Kind: cmp.Or(kind, "dataset"), Name: name}, nil)
 	if err := localRefs(r).CheckName(ref); err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}

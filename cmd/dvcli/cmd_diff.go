@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -41,7 +40,7 @@ func cmdDiff(e *env) *cli.Command {
 			}
 			var a, b *workspace.Snapshot
 			if len(revs) == 0 {
-				ptrs, err := r.ReadPointers(nil)
+				ptrs, err := r.ReadPointers(ctx, nil)
 				if err != nil {
 					return err
 				}
@@ -65,7 +64,7 @@ func cmdDiff(e *env) *cli.Command {
 				}
 			}
 			if b == nil {
-				paths, err := r.Pointers()
+				paths, err := r.Pointers(ctx)
 				if err != nil {
 					return err
 				}
@@ -109,7 +108,7 @@ func limit(s *workspace.Snapshot, filter []string) {
 	for p := range s.Entries {
 		keep := false
 		for _, f := range filter {
-			if under(p, f) || under(f, p) {
+			if workspace.Under(p, f) || workspace.Under(f, p) {
 				keep = true
 			}
 		}
@@ -126,7 +125,7 @@ func keepUnder(cs []workspace.Change, filter []string) []workspace.Change {
 	var out []workspace.Change
 	for _, c := range cs {
 		for _, f := range filter {
-			if under(c.Path, f) || (c.From != "" && under(c.From, f)) {
+			if workspace.Under(c.Path, f) || (c.From != "" && workspace.Under(c.From, f)) {
 				out = append(out, c)
 				break
 			}
@@ -136,4 +135,3 @@ func keepUnder(cs []workspace.Change, filter []string) []workspace.Change {
 }
 
 // under reports whether p is dir or below it.
-func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }

@@ -67,7 +67,10 @@ func cmdExport(e *env) *cli.Command {
 					return err
 				}
 			}
+			onData, done := e.bar("exporting "+opts.Target, 0)
+			opts.OnData = onData
 			res, err := export.Export(ctx, r, localRefs(r), opts)
+			done()
 			if err != nil {
 				return err
 			}

@@ -2,16 +2,15 @@ package dvcli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/registry"
 )
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 type fsckProblem struct {
 	What   string `json:"what"`
@@ -22,7 +21,7 @@ type fsckProblem struct {
 func cmdFsck(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "fsck",
-		Usage: "verify every object, pack, index and pointer; exit 3 on corruption",
+		Usage: "verify every object, pack, index, pointer and event chain; exit 3 on corruption",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "verify remote `NAME` instead (downloads every pack)"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel downloads"},
@@ -41,9 +40,11 @@ func cmdFsck(e *env) *cli.Command {
 			if cmd.IsSet("remote") {
 				return fsckRemote(ctx, e, r, cmd.String("remote"), cmd.Int("jobs"))
 			}
-			st, err := r.Store.Check(ctx, bad)
-			if err != nil {
-				return err
+			// ioErr: files that could not be read (not damage); the
+			// problems found meanwhile are still reported.
+			st, ioErr := r.Store.Check(ctx, bad)
+			if ctx.Err() != nil {
+				return ioErr
 			}
 			if cmd.Bool("repair") {
 				rs, err := repair(ctx, r, problems)
@@ -52,13 +53,27 @@ func cmdFsck(e *env) *cli.Command {
 				}
 				e.printf("repair: %d packs indexed again, %d damaged objects dropped from the index\n", rs.Reindexed, rs.Dropped)
 				problems = nil
-				if st, err = r.Store.Check(ctx, bad); err != nil {
-					return err
+				if st, ioErr = r.Store.Check(ctx, bad); ctx.Err() != nil {
+					return ioErr
 				}
 			}
-			notHere, err := checkRoots(ctx, r, &problems)
+			rootProblems, notHere, err := r.CheckRoots(ctx)
 			if err != nil {
 				return err
+			}
+			for _, p := range rootProblems {
+				problems = append(problems, fsckProblem{p.Kind, p.Name, p.Reason})
+			}
+			chains, err := registry.CheckChains(ctx, r.Store, localRefs(r))
+			if err != nil {
+				return err
+			}
+			for _, p := range chains {
+				if p.Integrity() {
+					problems = append(problems, fsckProblem{"event", p.Name, p.Msg})
+				} else {
+					e.warnf("%s", p)
+				}
 			}
 			if e.json {
 				if problems == nil {
@@ -79,7 +94,7 @@ func cmdFsck(e *env) *cli.Command {
 					e.printf("%d sound packs are not indexed (an interrupted add, or a damaged index): dv fsck --repair indexes them, dv gc removes them\n", st.Unindexed)
 				}
 			}
-			return problemsError(problems)
+			return errors.Join(problemsError(problems), ioErr)
 		},
 	}
 }
@@ -146,46 +161,4 @@ func repair(ctx context.Context, r *workspace.Repo, problems []fsckProblem) (obj
 		}
 	}
 	return r.Store.Repair(ctx, damaged)
-}
-
-type notHere struct {
-	Path    string `json:"path"`
-	Objects int    `json:"objects"`
-}
-
-// checkRoots checks what the store's roots need: every ref's record and
-// what it holds must be present and sound (refs move only after their data
-// is stored); a tracked path's data may be partly absent (never fetched),
-// which is reported but is not damage.
-func checkRoots(ctx context.Context, r *workspace.Repo, problems *[]fsckProblem) ([]notHere, error) {
-	names, ids, err := localRefs(r).List()
-	if err != nil {
-		*problems = append(*problems, fsckProblem{"ref", "?", err.Error()})
-	}
-	for _, n := range names {
-		if !r.Store.Has(ids[n]) {
-			*problems = append(*problems, fsckProblem{"ref", n, fmt.Sprintf("names record %s, which the store lacks", ids[n].Short())})
-		} else if err := r.Store.Complete(ctx, ids[n]); err != nil {
-			*problems = append(*problems, fsckProblem{"ref", n, err.Error()})
-		}
-	}
-	ptrs, err := r.ReadPointers(nil)
-	if err != nil {
-		return nil, err
-	}
-	out := []notHere{}
-	for _, p := range sortedPaths(ptrs) {
-		n, err := r.Store.Missing(ctx, ptrs[p].OID)
-		if err != nil {
-			*problems = append(*problems, fsckProblem{"path", p, err.Error()})
-		} else if n > 0 {
-			out = append(out, notHere{p, n})
-		}
-		if rec := ptrs[p].Record; !rec.IsZero() {
-			if err := r.Store.Complete(ctx, rec); err != nil {
-				*problems = append(*problems, fsckProblem{"path", p, "its record: " + err.Error()})
-			}
-		}
-	}
-	return out, nil
 }

@@ -3,14 +3,13 @@ package dvcli
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 func cmdGC(e *env) *cli.Command {
@@ -26,8 +25,13 @@ func cmdGC(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted, delete nothing"},
 			&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "collect remote `NAME` instead of the local store"},
 			&cli.DurationFlag{Name: "grace", Value: time.Hour, Usage: "remote: keep packs and index files younger than this (pushes in flight)"},
+			&cli.BoolFlag{Name: "break-lock", Usage: "remote: delete the remote's push and gc locks (left by a dv killed on another host), and collect nothing"},
+			&cli.BoolFlag{Name: "yes", Usage: "confirm --break-lock: no dv is pushing to or collecting the remote"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("break-lock") {
+				return breakLock(ctx, e, cmd.String("remote"), cmd.IsSet("remote"), cmd.Bool("yes"))
+			}
 			all, ws := cmd.Bool("all-commits"), cmd.Bool("workspace")
 			if all == ws {
 				return usagef("gc needs a scope: --all-commits (keeps all history) or --workspace")
@@ -59,7 +63,7 @@ func cmdGC(e *env) *cli.Command {
 			}
 			if !cmd.Bool("dry-run") {
 				// Temporary files of killed dv runs, beside pointers and in .dv.
-				n, err := r.CleanTemp(workspace.TempAge)
+				n, err := r.CleanTemp(ctx, workspace.TempAge)
 				if err != nil {
 					return err
 				}
@@ -79,32 +83,14 @@ func cmdGC(e *env) *cli.Command {
 	}
 }
 
-// gcRoots collects what gc must keep: work-tree pointers, dv refs and,
-// with all, every pointer in git history.
+// gcRoots is the project's root set (workspace.Repo.Roots) and, with all,
+// every pointer in git history.
 func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]objects.ID, error) {
-	ptrs, err := r.ReadPointers(nil)
-	if err != nil {
-		return nil, err
-	}
-	var roots []objects.ID
-	for _, p := range ptrs {
-		roots = append(roots, p.OID)
-		if !p.Record.IsZero() {
-			roots = append(roots, p.Record)
-		}
-	}
-	_, refIDs, err := refs.Open(filepath.Join(r.Dir, "refs")).List()
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range refIDs {
-		roots = append(roots, id)
-	}
 	if !all {
-		return roots, nil
+		return r.Roots(ctx)
 	}
 	g, err := openGit(r)
-	if errors.Is(err, refs.ErrNoGit) {
+	if errors.Is(err, gitrepo.ErrNoGit) {
 		return nil, errors.New("gc --all-commits: the project is not in a git repository; use --workspace")
 	}
 	if err != nil {
@@ -118,7 +104,7 @@ func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]object
 	if err != nil {
 		return nil, err
 	}
-	return append(roots, hist...), nil
+	return r.Roots(ctx, hist...)
 }
 
 func gcRemote(ctx context.Context, e *env, r *workspace.Repo, cmd *cli.Command, all bool) error {
@@ -144,5 +130,39 @@ func gcRemote(ctx context.Context, e *env, r *workspace.Repo, cmd *cli.Command, 
 	}
 	e.printf("%s: %s %d objects (%s), %d packs deleted, %d rewritten, %d unindexed; %d objects kept, %d young files kept\n",
 		name, verb, st.Removed, humanBytes(st.RemovedBytes), st.PacksDeleted, st.PacksRewritten, st.UnindexedPacks, st.Live, st.KeptYoung)
+	return nil
+}
+
+// breakLock deletes a remote's lock blobs, once confirmed.
+func breakLock(ctx context.Context, e *env, name string, isSet, yes bool) error {
+	if !isSet {
+		return usagef("--break-lock needs the remote: dv gc -r NAME --break-lock --yes")
+	}
+	if !yes {
+		return usagef("--break-lock deletes the locks that keep a push and a gc apart; if a dv is still pushing to or collecting %s, data can be lost: make sure none is, then add --yes", name)
+	}
+	r, err := openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s, name, err := syncer(ctx, r, name, 8, false)
+	if err != nil {
+		return err
+	}
+	defer s.Remote.Close()
+	locks, err := s.BreakLocks(ctx)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(map[string]any{"remote": name, "locks_removed": locks})
+	}
+	if len(locks) == 0 {
+		e.printf("%s holds no locks\n", name)
+	}
+	for _, l := range locks {
+		e.printf("removed %v from %s\n", l, name)
+	}
 	return nil
 }

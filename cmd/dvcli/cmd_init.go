@@ -12,28 +12,40 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 const yamlTemplate = `# dv project file (committed to git). See dv help and docs/ for every key.
 version: 1
 project: %s
 # goal: the business goal, in one sentence.
-# kpi:                       # the business metric: a key in the metrics file
+# kpi:                       # the business metric
 #   name: revenue_per_ha
-#   direction: higher
+#   direction: higher        # higher or lower is better
+#   key: revenue_per_ha      # its key in the metrics file (default: name)
 # metrics:
-#   primary: rmse
-# promotion:
+#   primary: rmse            # the metric dv shows first
+# promotion:                 # the gate of dv promote (dv help promote)
 #   alias: production        # the alias that dv promote moves by default
 #   criteria:                # all must hold against the current holder
 #     - metric: rmse
 #       direction: lower
-#       threshold: 2.0
-#       min_relative_improvement: 0.02
+#       threshold: 2.0       # absolute bound for the candidate
+#       min_relative_improvement: 0.02   # at least 2 %% better than the holder
+#     - metric: rmse
+#       direction: lower
+#       slices: all          # also in every slice of the metrics file
+#       max_regression: 0.05 # a guard: no slice may get worse by more
+#       min_rows: 200        # smaller slices are reported as skipped
+#     - metric: revenue_per_ha
+#       direction: higher
+#       max_regression: 0.0
 # drift:
 #   method: auto
 #   threshold: 0.1
+# serve:                     # dv export --format docker (docs/deploy.md)
+#   base: scratch            # FROM; e.g. python:3.12-slim
+#   command: [python, serve.py, --model, /model]
 # remotes:
 #   default: shelf
 #   shelf: {url: ../shelf}
@@ -56,7 +68,7 @@ func cmdInit(e *env) *cli.Command {
 				return err
 			}
 			if !cmd.Bool("no-git") {
-				if _, err := refs.OpenGit(root); errors.Is(err, refs.ErrNoGit) {
+				if _, err := gitrepo.Open(root); errors.Is(err, gitrepo.ErrNoGit) {
 					return fmt.Errorf("%s is not in a git work tree: run git init first, or dv init --no-git", root)
 				} else if err != nil {
 					return err

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // hookMarker identifies hooks dv wrote, so they can be updated.
@@ -36,7 +37,10 @@ func cmdInstall(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			dir, err := gitHooksDir(r.Root)
+			dir, err := gitrepo.HooksDir(r.Root)
+			if errors.Is(err, gitrepo.ErrNoGit) {
+				return fmt.Errorf("%w: dv install needs git", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -72,40 +76,5 @@ func cmdInstall(e *env) *cli.Command {
 			}
 			return nil
 		},
-	}
-}
-
-// gitHooksDir finds .git/hooks above root (following a .git file of a
-// linked work tree).
-func gitHooksDir(root string) (string, error) {
-	for dir := root; ; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, ".git")
-		fi, err := os.Stat(p)
-		if err == nil && fi.IsDir() {
-			return filepath.Join(p, "hooks"), nil
-		}
-		if err == nil {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return "", err
-			}
-			gd := strings.TrimSpace(strings.TrimPrefix(string(b), "gitdir:"))
-			if !filepath.IsAbs(gd) {
-				gd = filepath.Join(dir, gd)
-			}
-			// A linked work tree's git dir names the main one in
-			// commondir, and git runs the hooks found there.
-			if b, err := os.ReadFile(filepath.Join(gd, "commondir")); err == nil {
-				cd := strings.TrimSpace(string(b))
-				if !filepath.IsAbs(cd) {
-					cd = filepath.Join(gd, cd)
-				}
-				gd = cd
-			}
-			return filepath.Join(gd, "hooks"), nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", errors.New("not in a git repository: dv install needs git")
-		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -47,7 +48,7 @@ func cmdJob(e *env) *cli.Command {
 			res, err := w.Run(ctx, spec)
 			var fe *train.FailedError
 			if res != nil && (err == nil || errors.As(err, &fe)) {
-				printRun(e.stdout, e, res)
+				e.printf("dv job: run %s %s (%s), pushed\n", res.Run.Short(), res.Status, res.End.Sub(res.Start).Round(time.Millisecond))
 			}
 			return err
 		},

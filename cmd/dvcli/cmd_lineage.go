@@ -8,12 +8,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -108,13 +108,8 @@ func lineageOf(ctx context.Context, r *workspace.Repo, target string, down bool)
 // repoURL locates the project's code for OpenLineage: the URL of git's
 // origin remote without credentials, else the work tree's path.
 func repoURL(r *workspace.Repo) string {
-	repo, err := git.PlainOpenWithOptions(r.Root, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return r.Root
+	if u := gitrepo.OriginURL(r.Root); u != "" {
+		return redactURL(u)
 	}
-	rem, err := repo.Remote("origin")
-	if err != nil || len(rem.Config().URLs) == 0 {
-		return r.Root
-	}
-	return redactURL(rem.Config().URLs[0])
+	return r.Root
 }

@@ -15,13 +15,14 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
 
 // logTypes are what --type accepts: record types and data kinds.
 var logTypes = []string{lineage.TypeDataset, lineage.TypeLabels, lineage.TypeImport, lineage.TypeRun,
-	lineage.TypeModel, lineage.TypeMetrics, "other"}
+	lineage.TypeModel, lineage.TypeMetrics, lineage.TypePromotion, lineage.TypeDrift, "other"}
 
 func cmdLog(e *env) *cli.Command {
 	return &cli.Command{
@@ -87,7 +88,7 @@ func logEntries(ctx context.Context, r *workspace.Repo, target string, f lineage
 		rel, err := r.Rel(target)
 		if abs, _ := filepath.Abs(target); abs == r.Root {
 			target = "" // the whole project
-		} else if err == nil && isTracked(r, rel) {
+		} else if err == nil && isTracked(ctx, r, rel) {
 			f.Path = rel
 		} else if id, err := registry.ResolveID(ctx, r, localRefs(r), target); err == nil {
 			f.Of, extra = id, []objects.ID{id}
@@ -117,15 +118,12 @@ func logEntries(ctx context.Context, r *workspace.Repo, target string, f lineage
 
 // isTracked reports whether rel has a pointer file, or is a directory
 // with tracked paths below it.
-func isTracked(r *workspace.Repo, rel string) bool {
-	if _, err := os.Stat(r.Abs(rel) + workspace.PointerExt); err == nil {
+func isTracked(ctx context.Context, r *workspace.Repo, rel string) bool {
+	if _, err := os.Stat(r.Abs(rel) + pointer.Ext); err == nil {
 		return true
 	}
-	if fi, err := os.Stat(r.Abs(rel)); err != nil || !fi.IsDir() {
-		return false
-	}
-	paths, err := r.Pointers()
-	return err == nil && slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, rel+"/") })
+	_, contains, err := r.Nesting(ctx, rel)
+	return err == nil && contains != ""
 }
 
 // printLog writes one line a record: time, type, name or path, short id,

@@ -3,10 +3,13 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -38,7 +41,7 @@ func cmdLs(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			var ptrs map[string]*workspace.Pointer
+			var ptrs map[string]*pointer.Pointer
 			if rev := cmd.String("rev"); rev != "" {
 				g, err := openGit(r)
 				if err != nil {
@@ -48,12 +51,12 @@ func cmdLs(e *env) *cli.Command {
 				if err != nil {
 					return err
 				}
-			} else if ptrs, err = r.ReadPointers(nil); err != nil {
+			} else if ptrs, err = r.ReadPointers(ctx, nil); err != nil {
 				return err
 			}
 			var out []lsEntry
 			if cmd.Args().Len() == 0 {
-				for _, p := range sortedPaths(ptrs) {
+				for _, p := range slices.Sorted(maps.Keys(ptrs)) {
 					ptr := ptrs[p]
 					out = append(out, lsEntry{Path: p, Type: ptr.Type, Kind: ptr.Kind, Size: ptr.Size, Files: ptr.Files, ID: ptr.OID})
 				}
@@ -89,7 +92,7 @@ func cmdLs(e *env) *cli.Command {
 
 // lsTree lists the files at or below rel, which is a tracked path or a
 // path inside a tracked directory.
-func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*workspace.Pointer, rel string) ([]lsEntry, error) {
+func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*pointer.Pointer, rel string) ([]lsEntry, error) {
 	_, e, err := r.Locate(ctx, ptrs, rel)
 	if err != nil {
 		return nil, err
@@ -113,13 +116,4 @@ func lsTree(ctx context.Context, r *workspace.Repo, ptrs map[string]*workspace.P
 		return nil
 	}
 	return out, walk(rel, e)
-}
-
-func sortedPaths(m map[string]*workspace.Pointer) []string {
-	ps := make([]string, 0, len(m))
-	for p := range m {
-		ps = append(ps, p)
-	}
-	sortStrings(ps)
-	return ps
 }

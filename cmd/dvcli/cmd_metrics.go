@@ -3,6 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 
@@ -22,7 +24,7 @@ func cmdMetrics(e *env) *cli.Command {
 				Usage:     "show the metrics of a model (its latest version), a run or a record; all models when none is named",
 				ArgsUsage: "[TARGET]",
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "history", Usage: "list the production metrics recorded on the model's versions (dv metrics log), newest first"},
+					&cli.BoolFlag{Name: "history", Usage: "list the production metrics recorded on the model's versions (dv metrics log), newest first; MODEL@ALIAS or MODEL@vN: that version's"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					if cmd.Args().Len() > 1 {
@@ -30,7 +32,7 @@ func cmdMetrics(e *env) *cli.Command {
 					}
 					if cmd.Bool("history") {
 						if cmd.Args().Len() != 1 {
-							return usagef("metrics show --history needs a MODEL")
+							return usagef("metrics show --history needs a MODEL (or MODEL@ALIAS)")
 						}
 						return metricsHistory(ctx, e, cmd.Args().First())
 					}
@@ -80,7 +82,7 @@ func metricsShow(ctx context.Context, e *env, target string) error {
 		if len(m.Metrics) == 0 {
 			e.printf("  no metrics recorded\n")
 		}
-		for _, k := range sortedMetricNames(m.Metrics) {
+		for _, k := range slices.Sorted(maps.Keys(m.Metrics)) {
 			e.printf("  %s = %s\n", k, formatMetric(m.Metrics[k]))
 		}
 	}

@@ -3,6 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -62,6 +64,10 @@ func cmdMetricsLog(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+			if err != nil {
+				return err
+			}
 			rc, err := newRecorder(ctx, r)
 			if err != nil {
 				return err
@@ -75,10 +81,8 @@ func cmdMetricsLog(e *env) *cli.Command {
 			} else if !e.quiet {
 				printObservation(e, ob)
 			}
-			if err != nil {
-				return err
-			}
-			return sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ob.Alerts()...)
+			notify(ctx, e, targets, ob.Alerts()...)
+			return err
 		},
 	}
 }
@@ -89,13 +93,13 @@ func printObservation(e *env, ob *monitor.Observation) {
 		label += "@" + ob.Alias
 	}
 	e.printf("%s: production metrics recorded on version %s (record %s, observed %s)\n",
-		label, ob.Version.Short(), ob.ID.Short(), ob.Observed.Format(time.RFC3339))
-	for _, k := range sortedMetricNames(ob.Metrics) {
+		label, ob.VersionLabel(), ob.ID.Short(), ob.Observed.Format(time.RFC3339))
+	for _, k := range slices.Sorted(maps.Keys(ob.Metrics)) {
 		e.printf("  %s = %s\n", k, formatMetric(ob.Metrics[k]))
 	}
 	for _, b := range ob.Breaches {
 		e.printf("  %s = %s breaks the promotion threshold %s: version %s is stale\n",
-			b.Metric, formatMetric(b.Value), b.Threshold, ob.Version.Short())
+			b.Metric, formatMetric(b.Value), b.Threshold, ob.VersionLabel())
 	}
 }
 
@@ -110,7 +114,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 	if err != nil {
 		return err
 	}
-	obs, err := monitor.History(ctx, r.Store, localRefs(r), cfg, model)
+	obs, err := monitor.History(ctx, r, localRefs(r), cfg, model)
 	if err != nil {
 		return err
 	}
@@ -125,7 +129,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 	fmt.Fprintf(tw, "OBSERVED\tVERSION\tALIAS\tMETRICS\tRECORD\n")
 	for _, ob := range obs {
 		var ms []string
-		for _, k := range sortedMetricNames(ob.Metrics) {
+		for _, k := range slices.Sorted(maps.Keys(ob.Metrics)) {
 			m := k + "=" + formatMetric(ob.Metrics[k])
 			for _, b := range ob.Breaches {
 				if b.Metric == k {
@@ -134,7 +138,7 @@ func metricsHistory(ctx context.Context, e *env, model string) error {
 			}
 			ms = append(ms, m)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ob.Observed.Format(time.RFC3339), ob.Version.Short(), orDash(ob.Alias),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ob.Observed.Format(time.RFC3339), ob.VersionLabel(), orDash(ob.Alias),
 			strings.Join(ms, " "), ob.ID.Short())
 	}
 	return tw.Flush()

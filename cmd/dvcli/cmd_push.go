@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/remote"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 func syncFlags() []cli.Flag {
@@ -102,8 +102,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// fetch downloads the scope's data and the remote's refs (and their data),
-// then moves local refs.
+// fetch downloads the scope's data and, for a whole pull, the remote's
+// refs and their data, then moves local refs (remote.Syncer.Pull).
 func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, paths []string) (remote.FetchStats, string, error) {
 	s, name, err := syncer(ctx, r, cmd.String("remote"), cmd.Int("jobs"), false)
 	if err != nil {
@@ -114,71 +114,29 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 	defer done()
 	s.OnBytes = onData
 	s.Greedy = len(paths) == 0
-	var total remote.FetchStats
-	// Paths inside tracked directories need the trees above them first.
-	var roots []objects.ID
-	for {
-		roots, err = scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
-		var nf *objects.NotFoundError
-		if !errors.As(err, &nf) {
-			break
-		}
-		ridx, lerr := s.LoadIndex(ctx)
-		if lerr != nil {
-			return total, name, lerr
-		}
-		if _, ok := ridx.Objects[nf.ID]; !ok {
-			return total, name, err
-		}
-		st, ferr := s.FetchOne(ctx, ridx, []objects.ID{nf.ID})
-		total = addFetch(total, st)
-		if ferr != nil {
-			return total, name, ferr
-		}
-	}
-	if err != nil {
-		return total, name, err
-	}
-	var rrefs map[string]objects.ID
+	o := remote.PullOptions{Roots: func(ctx context.Context) ([]objects.ID, error) {
+		return scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
+	}}
 	if len(paths) == 0 {
-		if rrefs, err = s.RemoteRefs(ctx); err != nil {
-			return total, name, err
-		}
-		for _, id := range rrefs {
-			roots = append(roots, id)
+		o.Refs = localRefs(r)
+	}
+	res, err := s.Pull(ctx, o)
+	for _, n := range slices.Sorted(maps.Keys(res.Unheld)) {
+		e.warnf("ref %s on %s names %s, which neither side holds; left as it is", n, name, res.Unheld[n].Short())
+	}
+	if err == nil && o.Refs != nil {
+		// Registry refs (events, aliases) that diverged are settled by
+		// their chains: the remote's decisions win over unpushed ones.
+		var notes []string
+		res.Diverged, notes, err = registry.Reconcile(ctx, r.Store, o.Refs, res.Remote, res.Diverged)
+		for _, n := range notes {
+			e.warnf("%s", n)
 		}
 	}
-	st, err := s.Fetch(ctx, roots)
-	total = addFetch(total, st)
-	if err != nil {
-		return total, name, err
+	for _, d := range res.Diverged {
+		e.warnf("ref %s differs from %s's; kept yours (push to replace theirs)", d, name)
 	}
-	if rrefs != nil {
-		// A ref naming data the remote does not hold is not applied: a
-		// local ref never names missing data (dv fsck would call it damage).
-		for _, n := range slices.Sorted(maps.Keys(rrefs)) {
-			if id := rrefs[n]; !r.Store.Has(id) {
-				e.warnf("ref %s on %s names %s, which neither side holds; left as it is", n, name, id.Short())
-				delete(rrefs, n)
-			}
-		}
-		diverged, err := s.ApplyRefs(ctx, localRefs(r), rrefs)
-		if err != nil {
-			return total, name, err
-		}
-		for _, d := range diverged {
-			e.warnf("ref %s differs from %s's; kept yours (push to replace theirs)", d, name)
-		}
-	}
-	return total, name, nil
-}
-
-func addFetch(a, b remote.FetchStats) remote.FetchStats {
-	a.Objects += b.Objects
-	a.Bytes += b.Bytes
-	a.Requests += b.Requests
-	a.Missing += b.Missing
-	return a
+	return res.Stats, name, err
 }
 
 func cmdFetch(e *env) *cli.Command {

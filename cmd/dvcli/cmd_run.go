@@ -19,7 +19,13 @@ func cmdRun(e *env) *cli.Command {
 		Usage: "run a step (ETL, features) with pinned inputs, record it, and store its outputs as new versions",
 		Description: "The command runs without a shell in the project root, with each param in DV_PARAM_<KEY>\n" +
 			"and all of them in the JSON file DV_PARAMS_FILE. An identical run (same command, params,\n" +
-			"input data and code) is served from the run cache instead; --force runs it anyway.",
+			"input data and code) is served from the run cache instead; --force runs it anyway.\n\n" +
+			"--on TARGET submits the run to a Slurm or Kubernetes target of dv.yaml's compute: section\n" +
+			"(same cache key: a cached run is served here and nothing is submitted). dv checks that the\n" +
+			"commit is pushed and the inputs are on the remote, submits a job that runs dv on the cluster\n" +
+			"(fetch the inputs, run, push the outputs and the record), follows it streaming its log\n" +
+			"(--detach: print the job id; dv runs --follow/--cancel ID later), and records the run with\n" +
+			"the engine, job id and node. --dry-run prints the sbatch script or Job. See docs/compute.md.",
 		ArgsUsage:                 "-- CMD [ARG...]",
 		StopOnNthArg:              &stopAfterFirstArg,
 		DisableSliceFlagSeparator: true,
@@ -42,10 +48,16 @@ func cmdRun(e *env) *cli.Command {
 
 // runFlags are the flags dv run and dv train share.
 func runFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "dep", Aliases: []string{"d"}, Usage: "an input `PATH`: tracked data that must match its pointer (repeatable)"},
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "a parameter `k=v` (repeatable)"},
 		&cli.BoolFlag{Name: "force", Usage: "run even when the run cache holds the result"},
+	}, onFlagDefs()...)
+}
+
+// onFlagDefs are the --on flags of dv run, dv train and dv retrain.
+func onFlagDefs() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "on", Usage: "submit the run to compute `TARGET` of dv.yaml (Slurm or Kubernetes)"},
 		&cli.BoolFlag{Name: "wait", Value: true, Usage: "with --on: follow the job, streaming its log, until its run is recorded"},
 		&cli.BoolFlag{Name: "detach", Usage: "with --on: print the job id and return (dv runs --follow ID later)"},

@@ -3,7 +3,8 @@ package dvcli
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +20,10 @@ func cmdRuns(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "runs",
 		Usage: "list recorded runs, newest first, with their params and metrics",
+		Description: "Jobs submitted with dv run/train --on and not recorded yet are listed first (submitted,\n" +
+			"running). --follow ID streams a job's log until its run is recorded; --cancel ID cancels it\n" +
+			"and records the run failed. --env A prints a run's environment (OS, tools, lock files,\n" +
+			"Python packages, GPUs, image); --env A B prints what differs between two runs'.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only the runs of step or model `NAME`"},
 			&cli.StringFlag{Name: "log", Usage: "print the stdout and stderr of `RUN` (a run id, or a name for its latest run)"},
@@ -98,7 +103,7 @@ func formatDuration(d time.Duration) string {
 
 func formatMetrics(m map[string]float64) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedMetricNames(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, k+"="+formatMetric(m[k]))
 	}
 	return strings.Join(parts, " ")
@@ -109,15 +114,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func sortedMetricNames(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // formatMetric prints a metric with up to 6 significant digits.

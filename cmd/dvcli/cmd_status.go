@@ -103,7 +103,7 @@ func statusRemote(ctx context.Context, r *workspace.Repo, name string, sts []wor
 		return nil, err
 	}
 	defer s.Remote.Close()
-	ptrs, err := r.ReadPointers(nil)
+	ptrs, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

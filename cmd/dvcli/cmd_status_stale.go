@@ -24,6 +24,10 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+	if err != nil {
+		return err
+	}
 	rep, err := monitor.Stale(ctx, r.Store, localRefs(r), cfg, "")
 	if err != nil {
 		return err
@@ -32,7 +36,7 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 		err = e.printJSON(rep)
 	} else if !e.quiet {
 		for _, sm := range rep.Stale {
-			e.printf("stale: %s (version %s)\n", sm.Label(), sm.Version.Short())
+			e.printf("stale: %s (version %s)\n", sm.Label(), sm.Short())
 			for _, rs := range sm.Reasons {
 				e.printf("  %s: %s\n", rs.Kind, rs.Detail)
 			}
@@ -48,9 +52,7 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 	for _, sm := range rep.Stale {
 		events = append(events, sm.Alert())
 	}
-	if err := sendAlerts(ctx, cfg, cmd.StringSlice("notify"), events...); err != nil {
-		return err
-	}
+	notify(ctx, e, targets, events...)
 	if len(rep.Stale) > 0 && cmd.Bool("exit-code") {
 		return errSilent
 	}

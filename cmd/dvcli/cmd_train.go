@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -21,7 +22,9 @@ func cmdTrain(e *env) *cli.Command {
 		Usage: "run a training command; its output becomes a model version with the metrics it wrote",
 		Description: "dv train is dv run for training: MODEL_PATH is stored as a version of models/MODEL,\n" +
 			"with the metrics read from METRICS_FILE (a JSON object, a YAML mapping, or a CSV file\n" +
-			"whose last row counts; nested keys are joined with '.').",
+			"whose last row counts; nested keys are joined with '.').\n\n" +
+			"--on TARGET trains on a Slurm or Kubernetes target of dv.yaml's compute: section, as for\n" +
+			"dv run (see dv help run and docs/compute.md).",
 		ArgsUsage:                 "-- CMD [ARG...]",
 		StopOnNthArg:              &stopAfterFirstArg,
 		DisableSliceFlagSeparator: true,
@@ -61,7 +64,7 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 	for _, out := range res.Outputs {
 		fmt.Fprintf(w, "  output %s: version %s\n", out.Path, out.Record.Short())
 	}
-	for _, k := range sortedMetricNames(res.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(res.Metrics)) {
 		fmt.Fprintf(w, "  %s = %s\n", k, formatMetric(res.Metrics[k]))
 	}
 	if len(res.Outputs) > 0 && !res.Cached {
@@ -78,7 +81,7 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 func gitAddList(paths []string) string {
 	var list, ignores []string
 	for _, p := range paths {
-		list = append(list, p+workspace.PointerExt)
+		list = append(list, p+pointer.Ext)
 		gi := ".gitignore"
 		if dir := path.Dir(p); dir != "." {
 			gi = dir + "/" + gi

@@ -17,8 +17,10 @@ import (
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 	"github.com/dv-ml/dv/train/compute"
+	"github.com/dv-ml/dv/train/drift"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Exit codes (PRODUCT.md).
@@ -27,6 +29,8 @@ const (
 	ExitError       = 1
 	ExitUsage       = 2
 	ExitIntegrity   = 3
+	ExitRejected    = 4
+	ExitDrift       = 5
 	ExitInterrupted = 130
 )
 
@@ -117,6 +121,10 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitUsage
 	case errors.Is(err, objects.ErrCorrupt):
 		return ExitIntegrity
+	case errors.Is(err, registry.ErrRejected):
+		return ExitRejected
+	case errors.Is(err, drift.ErrDrift):
+		return ExitDrift
 	}
 	return ExitError
 }
@@ -174,11 +182,12 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			cmdInit(e), cmdAdd(e), cmdStatus(e), cmdCheckout(e), cmdDiff(e), cmdLs(e),
 			cmdFsck(e), cmdGC(e), cmdRemote(e), cmdPush(e), cmdFetch(e), cmdPull(e), cmdInstall(e), cmdVersion(e),
 			cmdImport(e), cmdRun(e), cmdTrain(e), cmdRuns(e), cmdMetrics(e),
-			cmdLog(e), cmdLineage(e),
+			cmdLog(e), cmdLineage(e), cmdDrift(e),
 			cmdRetrain(e),
 			cmdExport(e), cmdVerifyBundle(e),
 			cmdReport(e),
 			cmdJob(e),
+			cmdPromote(e), cmdModels(e), cmdRollback(e),
 		},
 	}
 }
@@ -225,4 +234,4 @@ func relPaths(r *workspace.Repo, args []string) ([]string, error) {
 }
 
 // openGit opens the project's git repository.
-func openGit(r *workspace.Repo) (*refs.Git, error) { return refs.OpenGit(r.Root) }
+func openGit(r *workspace.Repo) (*gitrepo.Git, error) { return gitrepo.Open(r.Root) }

@@ -8,8 +8,9 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // newRecorder returns a Recorder stamped with the project's git context
@@ -17,7 +18,7 @@ import (
 func newRecorder(ctx context.Context, r *workspace.Repo) (*lineage.Recorder, error) {
 	rc := &lineage.Recorder{Store: r.Store, Refs: localRefs(r), Now: time.Now}
 	g, err := openGit(r)
-	if errors.Is(err, refs.ErrNoGit) {
+	if errors.Is(err, gitrepo.ErrNoGit) {
 		return rc, nil
 	}
 	if err != nil {
@@ -31,8 +32,8 @@ func newRecorder(ctx context.Context, r *workspace.Repo) (*lineage.Recorder, err
 
 // versionAnnotator records a new data version each time dv add changes a
 // pointer (or the pointer has no record yet).
-func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, objects.Putter, *workspace.Pointer, *workspace.Pointer) (func(context.Context) error, error) {
-	return func(ctx context.Context, w objects.Putter, p, prev *workspace.Pointer) (func(context.Context) error, error) {
+func versionAnnotator(rc *lineage.Recorder, rel string, labelsFor objects.ID) func(context.Context, objects.Putter, *pointer.Pointer, *pointer.Pointer) (func(context.Context) error, error) {
+	return func(ctx context.Context, w objects.Putter, p, prev *pointer.Pointer) (func(context.Context) error, error) {
 		if prev != nil && prev.OID == p.OID && !p.Record.IsZero() && prev.Kind == p.Kind && prev.Name == p.Name &&
 			prev.Desc == p.Desc && fmt.Sprint(prev.Meta) == fmt.Sprint(p.Meta) {
 			return nil, nil // nothing new to record

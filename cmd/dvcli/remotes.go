@@ -48,7 +48,7 @@ func syncer(ctx context.Context, r *workspace.Repo, name string, jobs int, creat
 		CacheDir: filepath.Join(r.Dir, "remotes", name)}, name, nil
 }
 
-func localRefs(r *workspace.Repo) *refs.Store { return refs.Open(filepath.Join(r.Dir, "refs")) }
+func localRefs(r *workspace.Repo) *refs.Store { return r.Refs() }
 
 // redactURL removes any userinfo from a URL before it is printed. A URL
 // that does not parse may hold one all the same (a password with '/' in

@@ -164,3 +164,32 @@ func TestParamsFromEnv(t *testing.T) {
 		t.Errorf("bad DV_PARAM_MIN_LEAF: err %v", err)
 	}
 }
+
+// TestKnobTradesPeat checks the example's premise on the full season-2
+// data: bigger leaves and deeper trees (the story's v3) beat the retrained
+// model (v2) on average, and lose on peat fields.
+func TestKnobTradesPeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two models on 15,000 fields")
+	}
+	dir := t.TempDir()
+	if _, err := gen(genOptions{Seed: 7, Seasons: 2, Fields: 8000, New: 5000}, dir); err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(dir, "fields.csv")
+	if _, err := etl(filepath.Join(dir, "gps.csv"), filepath.Join(dir, "soil"), cur); err != nil {
+		t.Fatal(err)
+	}
+	es, err := load(cur, filepath.Join(dir, "grades.csv"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v2 := trainModel(es, boostParams{Rounds: 300, LR: 0.1, Depth: 3, MinLeaf: 20})
+	_, v3 := trainModel(es, boostParams{Rounds: 400, LR: 0.1, Depth: 5, MinLeaf: 500})
+	if v3.RMSE > v2.RMSE*0.98 {
+		t.Errorf("v3 rmse %v is not 2 %% better than v2's %v", v3.RMSE, v2.RMSE)
+	}
+	if d := v3.Slices["soil=peat"].RMSE - v2.Slices["soil=peat"].RMSE; d <= 0.05 {
+		t.Errorf("v3 is worse on peat by %v, want more than 0.05", d)
+	}
+}

@@ -276,7 +276,14 @@ func (c *csvFile) row(cells ...any) {
 		if i > 0 {
 			c.b.WriteByte(',')
 		}
-		fmt.Fprint(c.b, x)
+		switch v := x.(type) {
+		case string:
+			c.b.WriteString(v)
+		case int:
+			c.b.WriteString(strconv.Itoa(v))
+		default:
+			fmt.Fprint(c.b, v)
+		}
 	}
 	c.b.WriteByte('\n')
 	c.rows++

@@ -5,7 +5,7 @@
 //	crop gen   -seed 7 -seasons 2 -o DIR     raw exports: gps.csv, soil/REGION.csv, grades.csv
 //	crop etl   -gps F -soil DIR -o OUT       clean and join into one row per field and season
 //	crop train -data F -labels F -model OUT -metrics OUT [-rounds N -lr X -depth D -min-leaf N]
-//	crop eval  -model F -data F -labels F [-season N]   metrics as k=v, for dv metrics log
+//	crop eval  -model F -data F -labels F [-season N] [-share X]   metrics as k=v, for dv metrics log
 //
 // The trainer's knobs also come from dv train's params (DV_PARAM_ROUNDS,
 // DV_PARAM_LR, DV_PARAM_DEPTH, DV_PARAM_MIN_LEAF); a flag wins over its
@@ -84,6 +84,7 @@ func trainOrEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	model := fs.String("model", "model/crop.json", "model `FILE`")
 	metricsOut := fs.String("metrics", "metrics.json", "metrics `FILE` (train)")
 	season := fs.Int("season", 0, "only this season (eval; 0: all)")
+	share := fs.Float64("share", 1, "eval: only this share of the fields (the same ones for a share, growing with it)")
 	p := defaultParams()
 	var err error
 	p.Rounds, err = envInt("rounds", p.Rounds)
@@ -118,7 +119,7 @@ func trainOrEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		m := evaluate(mf.Booster, es)
+		m := evaluate(mf.Booster, sample(es, *share))
 		fmt.Fprintf(stdout, "rmse=%g revenue_per_ha=%g rows=%d\n", m.RMSE, m.Revenue, m.RowsTest)
 		return nil
 	}

@@ -102,6 +102,23 @@ func isTest(id string) bool {
 	return h.Sum32()%4 == 0
 }
 
+// sample keeps the fields whose hash falls below share: the fields
+// inspected so far, say. A larger share keeps a superset.
+func sample(es []example, share float64) []example {
+	if share >= 1 {
+		return es
+	}
+	var out []example
+	for _, e := range es {
+		h := fnv.New32a()
+		h.Write([]byte("sample:" + e.id))
+		if float64(h.Sum32())/(1<<32) < share {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // modelFile is what the trainer writes and eval reads.
 type modelFile struct {
 	Model    string      `json:"model"`

@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // AddOptions describe the data being added.
@@ -25,13 +27,13 @@ type AddOptions struct {
 	// previous one (nil for a new path); it may set fields such as Record.
 	// The commit it returns, if any, runs after the objects are durable and
 	// before the pointer file is written (to move refs).
-	Annotate func(ctx context.Context, w objects.Putter, p *Pointer, prev *Pointer) (commit func(context.Context) error, err error)
+	Annotate func(ctx context.Context, w objects.Putter, p *pointer.Pointer, prev *pointer.Pointer) (commit func(context.Context) error, err error)
 }
 
 // Validate checks the options.
 func (o *AddOptions) Validate() error {
-	if o.Kind != "" && !validKind(o.Kind) {
-		return fmt.Errorf("--kind %q: must be one of %s", o.Kind, strings.Join(Kinds, ", "))
+	if o.Kind != "" && !slices.Contains(pointer.Kinds, o.Kind) {
+		return fmt.Errorf("--kind %q: must be one of %s", o.Kind, strings.Join(pointer.Kinds, ", "))
 	}
 	if o.LabelsFor != "" && o.Kind != "labels" {
 		if o.Kind != "" && o.Kind != "dataset" {
@@ -49,17 +51,17 @@ func (o *AddOptions) Validate() error {
 
 // AddResult reports one added path.
 type AddResult struct {
-	Path        string     `json:"path"`
-	ID          objects.ID `json:"oid"`
-	Type        string     `json:"type"`
-	Files       int64      `json:"files"`
-	Bytes       int64      `json:"bytes"`
-	BytesRead   int64      `json:"bytes_read"`
-	NewObjects  int        `json:"new_objects"`
-	NewBytes    int64      `json:"new_bytes"`    // decoded size of new objects
-	StoredBytes int64      `json:"stored_bytes"` // their compressed size
-	Unchanged   bool       `json:"unchanged"`
-	Pointer     *Pointer   `json:"-"`
+	Path        string           `json:"path"`
+	ID          objects.ID       `json:"oid"`
+	Type        string           `json:"type"`
+	Files       int64            `json:"files"`
+	Bytes       int64            `json:"bytes"`
+	BytesRead   int64            `json:"bytes_read"`
+	NewObjects  int              `json:"new_objects"`
+	NewBytes    int64            `json:"new_bytes"`    // decoded size of new objects
+	StoredBytes int64            `json:"stored_bytes"` // their compressed size
+	Unchanged   bool             `json:"unchanged"`
+	Pointer     *pointer.Pointer `json:"-"`
 }
 
 // Add stores the file or directory at the work-tree path rel and writes
@@ -69,10 +71,10 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(rel, PointerExt) {
-		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, PointerExt)
+	if strings.HasSuffix(rel, pointer.Ext) {
+		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, pointer.Ext)
 	}
-	if err := r.checkNotInsideTracked(rel); err != nil {
+	if err := r.checkNotInsideTracked(ctx, rel); err != nil {
 		return nil, err
 	}
 	if err := r.safeParents(rel); err != nil {
@@ -98,41 +100,8 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		w.Abort()
 		return nil, fmt.Errorf("%s: is a symlink; add the file or directory it points to", rel)
 	}
-	ptrPath := r.Abs(rel) + PointerExt
-	p := &Pointer{}
-	var prev *Pointer
-	if old, err := ReadPointer(ptrPath); err == nil {
-		p = old // keep metadata and unknown keys of the previous version
-		cp := *old
-		cp.Meta = maps.Clone(old.Meta)
-		prev = &cp
-	}
-	switch {
-	case opts.Kind != "":
-		p.Kind = opts.Kind
-	case p.Kind == "":
-		p.Kind = "dataset" // a new path; a re-add keeps the kind it had
-	}
-	p.Type, p.OID, p.Size, p.Exec = e.Type, e.ID, e.Size, e.Exec
-	p.Files = e.Files
-	if e.Type == objects.EntryFile {
-		p.Files = 1
-	}
-	if opts.Name != "" {
-		p.Name = opts.Name
-	}
-	if opts.Desc != "" {
-		p.Desc = opts.Desc
-	}
-	if opts.LabelsFor != "" {
-		p.LabelsFor = opts.LabelsFor
-	}
-	for k, v := range opts.Meta {
-		if p.Meta == nil {
-			p.Meta = map[string]string{}
-		}
-		p.Meta[k] = v
-	}
+	ptrPath := r.Abs(rel) + pointer.Ext
+	p, prev := newPointer(ptrPath, e, opts)
 	ws := w.Stats() // the data's figures, before any record is added
 	var commit func(context.Context) error
 	if opts.Annotate != nil {
@@ -173,38 +142,102 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	return res, r.noteTracked(rel, e.ID)
 }
 
+// newPointer returns the pointer for entry e at ptrPath, and the pointer
+// it replaces (nil when new): the previous version's metadata and unknown
+// keys are kept, the options' settings applied.
+func newPointer(ptrPath string, e objects.TreeEntry, opts AddOptions) (p, prev *pointer.Pointer) {
+	p = &pointer.Pointer{}
+	if old, err := pointer.Read(ptrPath); err == nil {
+		p = old // keep metadata and unknown keys of the previous version
+		cp := *old
+		cp.Meta = maps.Clone(old.Meta)
+		prev = &cp
+	}
+	switch {
+	case opts.Kind != "":
+		p.Kind = opts.Kind
+	case p.Kind == "":
+		p.Kind = "dataset" // a new path; a re-add keeps the kind it had
+	}
+	p.Type, p.OID, p.Size, p.Exec = e.Type, e.ID, e.Size, e.Exec
+	p.Files = e.Files
+	if e.Type == objects.EntryFile {
+		p.Files = 1
+	}
+	if opts.Name != "" {
+		p.Name = opts.Name
+	}
+	if opts.Desc != "" {
+		p.Desc = opts.Desc
+	}
+	if opts.LabelsFor != "" {
+		p.LabelsFor = opts.LabelsFor
+	}
+	for k, v := range opts.Meta {
+		if p.Meta == nil {
+			p.Meta = map[string]string{}
+		}
+		p.Meta[k] = v
+	}
+	return p, prev
+}
+
 // checkNotInsideTracked refuses to track a path inside, or containing,
 // another tracked directory.
-func (r *Repo) checkNotInsideTracked(rel string) error {
-	parts := strings.Split(rel, "/")
-	for i := 1; i < len(parts); i++ {
-		parent := strings.Join(parts[:i], "/")
-		if _, err := os.Stat(r.Abs(parent) + PointerExt); err == nil {
-			return fmt.Errorf("%s: inside %s, which is tracked as a whole; run dv add %s", rel, parent, parent)
-		}
-	}
-	ptrs, err := r.Pointers()
-	if err != nil {
+func (r *Repo) checkNotInsideTracked(ctx context.Context, rel string) error {
+	inside, contains, err := r.Nesting(ctx, rel)
+	switch {
+	case err != nil:
 		return err
-	}
-	for _, p := range ptrs {
-		if strings.HasPrefix(p, rel+"/") {
-			return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, p)
-		}
+	case inside != "":
+		return fmt.Errorf("%s: inside %s, which is tracked as a whole; run dv add %s", rel, inside, inside)
+	case contains != "":
+		return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, contains)
 	}
 	return nil
 }
 
+// Nesting says how the work-tree path rel nests with tracked data: inside
+// is the tracked directory rel lies in, contains the first tracked path
+// below rel (each "" when none). It looks at rel's parents and below rel
+// only, never at the rest of the work tree: a venv/ or node_modules/
+// beside rel costs nothing.
+func (r *Repo) Nesting(ctx context.Context, rel string) (inside, contains string, err error) {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], "/")
+		if fi, err := os.Stat(r.Abs(parent) + pointer.Ext); err == nil && fi.Mode().IsRegular() {
+			return parent, "", nil
+		}
+	}
+	if fi, err := os.Lstat(r.Abs(rel)); err != nil || !fi.IsDir() {
+		return "", "", nil // a file contains nothing
+	}
+	var below []string
+	if err := walkPointers(ctx, r.Root, rel, func(p string) { below = append(below, p) }); err != nil {
+		return "", "", err
+	}
+	if len(below) > 0 {
+		sort.Strings(below)
+		contains = below[0]
+	}
+	return "", contains, nil
+}
+
 // Pointers returns the work-tree paths of all tracked data (pointer files
-// found under the root, without their suffix), sorted.
-func (r *Repo) Pointers() ([]string, error) {
+// found under the root, without their suffix), sorted. It walks the whole
+// work tree (not tracked directories), and stops when ctx ends.
+func (r *Repo) Pointers(ctx context.Context) ([]string, error) {
 	var out []string
-	err := walkPointers(r.Root, "", func(rel string) { out = append(out, rel) })
+	err := walkPointers(ctx, r.Root, "", func(rel string) { out = append(out, rel) })
 	sort.Strings(out)
 	return out, err
 }
 
-func walkPointers(root, rel string, fn func(string)) error {
+func walkPointers(ctx context.Context, root, rel string, fn func(string)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	dir := root
 	if rel != "" {
 		dir = root + "/" + rel
@@ -215,9 +248,9 @@ func walkPointers(root, rel string, fn func(string)) error {
 	}
 	tracked := map[string]bool{}
 	for _, e := range ents {
-		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, PointerExt) && len(n) > len(PointerExt) {
-			tracked[strings.TrimSuffix(n, PointerExt)] = true
-			fn(join(rel, strings.TrimSuffix(n, PointerExt)))
+		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, pointer.Ext) && len(n) > len(pointer.Ext) {
+			tracked[strings.TrimSuffix(n, pointer.Ext)] = true
+			fn(join(rel, strings.TrimSuffix(n, pointer.Ext)))
 		}
 	}
 	for _, e := range ents {
@@ -225,7 +258,7 @@ func walkPointers(root, rel string, fn func(string)) error {
 		if !e.IsDir() || n == ".git" || n == DirName || tracked[n] {
 			continue
 		}
-		if err := walkPointers(root, join(rel, n), fn); err != nil {
+		if err := walkPointers(ctx, root, join(rel, n), fn); err != nil {
 			return err
 		}
 	}

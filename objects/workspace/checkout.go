@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +34,8 @@ type CheckoutResult struct {
 }
 
 // checkoutTempPrefix starts the names of files being written by checkout;
-// scans skip them and remove those older than TempAge (a killed checkout).
+// scans skip them, and remove those whose writer (the pid in the name) is
+// gone on this host or that are older than TempAge (a killed checkout).
 const checkoutTempPrefix = ".dv-checkout-"
 
 // writerPool keeps the buffered writers of checkout: a fresh 256 KiB
@@ -50,7 +53,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 	if err != nil {
 		return nil, err
 	}
-	rels := sortedKeys(targets)
+	rels := slices.Sorted(maps.Keys(targets))
 	for _, rel := range rels {
 		if err := r.safeParents(rel); err != nil {
 			return nil, err
@@ -117,7 +120,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 		for rel, t := range targets {
 			m[rel] = t.ID
 		}
-		if err := r.saveTracked(m); err != nil {
+		if err := r.setTracked(m); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -231,7 +234,7 @@ func (c *checkout) children(ctx context.Context, rel string, tt, ct *objects.Tre
 			return err
 		}
 	}
-	for _, name := range sortedKeys(curByName) {
+	for _, name := range slices.Sorted(maps.Keys(curByName)) {
 		if err := c.plan(ctx, rel+"/"+name, nil, curByName[name]); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,20 +34,28 @@ func removeIfStale(p string, d fs.DirEntry, cutoff time.Time) bool {
 // CleanTemp removes temporary files that a killed dv left in the work tree
 // and in .dv (not in tracked data, not in .git), when older than age so
 // that a dv still writing one keeps it. It returns how many it removed.
-func (r *Repo) CleanTemp(age time.Duration) (int, error) {
+// It stops when ctx ends.
+func (r *Repo) CleanTemp(ctx context.Context, age time.Duration) (int, error) {
 	n := 0
 	cutoff := r.Now().Add(-age)
 	tracked := map[string]bool{}
-	if ptrs, err := r.Pointers(); err == nil {
+	ptrs, err := r.Pointers(ctx)
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	if err == nil {
 		for _, p := range ptrs {
 			tracked[r.Abs(p)] = true
 		}
 	}
-	err := filepath.WalkDir(r.Root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(r.Root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // unreadable corners are not ours to clean
 		}
 		if d.IsDir() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if d.Name() == ".git" || tracked[p] || (p != r.Root && d.Name() == DirName) && p != r.Dir {
 				return filepath.SkipDir
 			}

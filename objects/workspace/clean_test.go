@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func TestCleanTemp(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "data.dv"), []byte("version: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n, err := r.CleanTemp(10 * time.Minute)
+	n, err := r.CleanTemp(context.Background(), 10*time.Minute)
 	if err != nil || n != len(gone) {
 		t.Fatalf("removed %d, %v; want %d", n, err, len(gone))
 	}
@@ -68,7 +70,15 @@ func TestScanKeepsFreshCheckoutTemp(t *testing.T) {
 	}
 	fresh := filepath.Join(r.Root, "data", checkoutTempPrefix+"111")
 	stale := filepath.Join(r.Root, "data", checkoutTempPrefix+"222")
-	for _, p := range []string{fresh, stale} {
+	// A fresh one whose writer lives (this process) stays; one whose
+	// writer is gone (a finished process's pid) goes at once.
+	live := filepath.Join(r.Root, "data", fmt.Sprintf("%s%d-ab-1", checkoutTempPrefix, os.Getpid()))
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(r.Root, "data", fmt.Sprintf("%s%d-ab-1", checkoutTempPrefix, gone.Process.Pid))
+	for _, p := range []string{fresh, stale, live, orphan} {
 		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -85,5 +95,11 @@ func TestScanKeepsFreshCheckoutTemp(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale checkout temporary left: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("status removed the temporary of a running writer: %v", err)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the temporary of a writer that is gone was left: %v", err)
 	}
 }

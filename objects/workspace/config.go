@@ -33,6 +33,11 @@ type Config struct {
 	Default string
 }
 
+// maxConfigSize bounds what is read of dv.yaml.
+const maxConfigSize = 1 << 20
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 var remoteName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // LoadConfig reads dv.yaml in root; a missing file is an empty config.
@@ -57,7 +62,7 @@ func LoadConfig(root string) (*Config, error) {
 
 // DecodeConfig parses and checks dv.yaml's bytes.
 func DecodeConfig(b []byte) (*Config, error) {
-	if len(b) > maxPointerSize {
+	if len(b) > maxConfigSize {
 		return nil, fmt.Errorf("too large (%d bytes)", len(b))
 	}
 	c := &Config{Remotes: map[string]RemoteConfig{}}

@@ -3,6 +3,8 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/dv-ml/dv/objects"
@@ -36,7 +38,7 @@ func (r *Repo) Diff(ctx context.Context, a, b *Snapshot) ([]Change, error) {
 	for p := range b.Entries {
 		paths[p] = true
 	}
-	for _, p := range sortedKeys(paths) {
+	for _, p := range slices.Sorted(maps.Keys(paths)) {
 		ea, oka := a.Entries[p]
 		eb, okb := b.Entries[p]
 		var pa, pb *objects.TreeEntry
@@ -74,7 +76,7 @@ func (r *Repo) LoadTree(ctx context.Context, id objects.ID) (*objects.Tree, erro
 	}
 	t, err := objects.DecodeTree(b)
 	if err != nil {
-		return nil, &objects.CorruptError{What: "tree", Name: id.String(), Reason: err.Error()}
+		return nil, &objects.CorruptError{What: "tree", Name: id.String(), Reason: err.Error(), Err: err}
 	}
 	return t, nil
 }
@@ -179,13 +181,4 @@ func pairRenames(in []Change) []Change {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,16 +6,17 @@ import (
 	"strings"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // Locate finds the tracked path that is rel or contains it, and the entry
 // at rel in that tracked data, reading trees from the store. A tree the
 // store lacks gives an *objects.NotFoundError naming it, so a caller can
 // fetch it and try again.
-func (r *Repo) Locate(ctx context.Context, ptrs map[string]*Pointer, rel string) (string, objects.TreeEntry, error) {
+func (r *Repo) Locate(ctx context.Context, ptrs map[string]*pointer.Pointer, rel string) (string, objects.TreeEntry, error) {
 	var top string
 	for p := range ptrs {
-		if (rel == p || strings.HasPrefix(rel, p+"/")) && len(p) > len(top) {
+		if Under(rel, p) && len(p) > len(top) {
 			top = p
 		}
 	}
@@ -53,7 +54,7 @@ func (r *Repo) Locate(ctx context.Context, ptrs map[string]*Pointer, rel string)
 // the entry it should have: a tracked path's pointer, or the entry inside
 // tracked data for a path below one.
 func (r *Repo) Targets(ctx context.Context, paths []string) (map[string]objects.TreeEntry, error) {
-	all, err := r.ReadPointers(nil)
+	all, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -74,3 +75,7 @@ func (r *Repo) Targets(ctx context.Context, paths []string) (map[string]objects.
 	}
 	return out, nil
 }
+
+// Under reports whether the slash-separated work-tree path p is dir or
+// lies below it.
+func Under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }

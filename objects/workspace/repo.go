@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // DirName is the name of dv's directory at the work tree's root.
@@ -144,7 +145,7 @@ func (r *Repo) Rel(p string) (string, error) {
 		return "", fmt.Errorf("%s: inside %s, which dv does not track", p, first)
 	}
 	// A pointer file names its data.
-	return strings.TrimSuffix(rel, PointerExt), nil
+	return strings.TrimSuffix(rel, pointer.Ext), nil
 }
 
 // Abs returns the absolute path of the work-tree path rel.

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // tstRepo creates and opens a project in base/work, where base is a fresh
@@ -173,7 +174,7 @@ func TestAddCheckoutRestoresEverything(t *testing.T) {
 	if res.NewObjects == 0 || res.Unchanged {
 		t.Fatalf("first add stored nothing: %+v", res)
 	}
-	p, err := ReadPointer(filepath.Join(r.Root, "data.dv"))
+	p, err := pointer.Read(filepath.Join(r.Root, "data.dv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestAddSingleFileAndOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ReadPointer(filepath.Join(r.Root, "models", "m.bin.dv"))
+	p, err := pointer.Read(filepath.Join(r.Root, "models", "m.bin.dv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestAddSingleFileAndOptions(t *testing.T) {
 	if _, err := r.Add(ctx, "models/m.bin", AddOptions{Kind: "model"}); err != nil {
 		t.Fatal(err)
 	}
-	p2, err := ReadPointer(filepath.Join(r.Root, "models", "m.bin.dv"))
+	p2, err := pointer.Read(filepath.Join(r.Root, "models", "m.bin.dv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +484,7 @@ func TestDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ptrsA, err := r.ReadPointers(nil)
+	ptrsA, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +532,7 @@ func TestDiff(t *testing.T) {
 	if err := os.Remove(filepath.Join(r.Root, "gone.bin.dv")); err != nil {
 		t.Fatal(err)
 	}
-	ptrsB, err := r.ReadPointers(nil)
+	ptrsB, err := r.ReadPointers(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -687,8 +688,8 @@ func TestCheckoutRefusesHostileTrees(t *testing.T) {
 			r, base := tstRepo(t)
 			blob := tstPutRaw(t, r, objects.TypeBlob, []byte("escaped"))
 			root := tstPutRaw(t, r, objects.TypeTree, tc.build(r, blob.String()))
-			p := &Pointer{Kind: "dataset", Type: objects.EntryDir, OID: root, Size: 7, Files: 1}
-			if err := WritePointer(filepath.Join(r.Root, "hostile.dv"), p); err != nil {
+			p := &pointer.Pointer{Kind: "dataset", Type: objects.EntryDir, OID: root, Size: 7, Files: 1}
+			if err := pointer.Write(filepath.Join(r.Root, "hostile.dv"), p); err != nil {
 				t.Fatal(err)
 			}
 			for _, force := range []bool{false, true} {
@@ -729,8 +730,8 @@ func TestCheckoutRefusesSymlinkedParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Pointer{Kind: "dataset", Type: objects.EntryFile, OID: res.ID, Size: 7, Files: 1}
-	if err := WritePointer(filepath.Join(outside, "inner.dv"), p); err != nil {
+	p := &pointer.Pointer{Kind: "dataset", Type: objects.EntryFile, OID: res.ID, Size: 7, Files: 1}
+	if err := pointer.Write(filepath.Join(outside, "inner.dv"), p); err != nil {
 		t.Fatal(err)
 	}
 	tstSymlink(t, r.Root, "lnk", outside)

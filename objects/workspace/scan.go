@@ -135,9 +135,13 @@ func (w *walker) walk(ctx context.Context, d *dirNode) error {
 		}
 		if strings.HasPrefix(name, checkoutTempPrefix) {
 			// Being written by a checkout, or left by a killed one: not
-			// data. Removed only once stale, so a running checkout keeps
-			// its file.
-			removeIfStale(filepath.Join(abs, name), de, s.now().Add(-TempAge))
+			// data. Removed only once its writer is gone or it is stale,
+			// so a running checkout keeps its file.
+			cutoff := s.now().Add(-TempAge)
+			if tempOwnerGone(name) {
+				cutoff = s.now().Add(time.Hour)
+			}
+			removeIfStale(filepath.Join(abs, name), de, cutoff)
 			continue
 		}
 		rel := d.rel + "/" + name

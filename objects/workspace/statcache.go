@@ -50,13 +50,22 @@ type cacheEntry struct {
 	id objects.ID
 }
 
-// StatCache maps work-tree paths to content ids. Safe for concurrent use.
+// StatCache maps work-tree paths to content ids. Safe for concurrent use,
+// and by several processes at once: Save merges this process's changes
+// into the file as it is on disk, under a lock, so that concurrent adds of
+// different paths keep each other's entries.
 type StatCache struct {
-	path  string
-	now   func() time.Time
-	mu    sync.Mutex
-	m     map[string]cacheEntry
-	dirty bool
+	path    string
+	now     func() time.Time
+	mu      sync.Mutex
+	m       map[string]cacheEntry
+	changed map[string]cacheChange // since the last load or save
+}
+
+// cacheChange is an entry recorded or forgotten by this process.
+type cacheChange struct {
+	e    cacheEntry
+	gone bool
 }
 
 // racyMargin returns how old an mtime must be for its entry to be trusted:
@@ -71,14 +80,18 @@ func racyMargin(mtime int64) time.Duration {
 // LoadStatCache reads the cache at path; a missing or damaged file gives an
 // empty cache (it only costs re-reading files).
 func LoadStatCache(path string, now func() time.Time) *StatCache {
-	c := &StatCache{path: path, now: now, m: map[string]cacheEntry{}}
-	b, err := os.ReadFile(path)
-	if err == nil {
+	c := &StatCache{path: path, now: now, m: readStatCache(path), changed: map[string]cacheChange{}}
+	return c
+}
+
+// readStatCache reads the cache file; missing or damaged, it is empty.
+func readStatCache(path string) map[string]cacheEntry {
+	if b, err := os.ReadFile(path); err == nil {
 		if m, err := decodeStatCache(b); err == nil {
-			c.m = m
+			return m
 		}
 	}
-	return c
+	return map[string]cacheEntry{}
 }
 
 // Lookup returns the id cached for path if st matches.
@@ -105,7 +118,7 @@ func (c *StatCache) Record(path string, st Stat, id objects.ID) bool {
 		return true
 	}
 	c.m[path] = cacheEntry{st: st, id: id}
-	c.dirty = true
+	c.changed[path] = cacheChange{e: c.m[path]}
 	return true
 }
 
@@ -115,21 +128,37 @@ func (c *StatCache) Forget(path string) {
 	defer c.mu.Unlock()
 	if _, ok := c.m[path]; ok {
 		delete(c.m, path)
-		c.dirty = true
+		c.changed[path] = cacheChange{gone: true}
 	}
 }
 
-// Save writes the cache if it changed.
+// Save writes this process's changes, if any, into the cache file: under
+// the file's lock it reads the file again, applies the changes and
+// replaces it, so entries other processes saved meanwhile are kept.
 func (c *StatCache) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.dirty {
+	if len(c.changed) == 0 {
 		return nil
 	}
-	if err := objects.WriteFileAtomic(c.path, encodeStatCache(c.m), 0o644); err != nil {
+	unlock, err := lockFile(c.path + ".lock")
+	if err != nil {
 		return err
 	}
-	c.dirty = false
+	defer unlock()
+	m := readStatCache(c.path)
+	for p, ch := range c.changed {
+		if ch.gone {
+			delete(m, p)
+		} else {
+			m[p] = ch.e
+		}
+	}
+	if err := objects.WriteFileAtomic(c.path, encodeStatCache(m), 0o644); err != nil {
+		return err
+	}
+	c.m = m
+	c.changed = map[string]cacheChange{}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -232,5 +233,59 @@ func tstFuzzStatCache(t *testing.T, b []byte) {
 	}
 	if !reflect.DeepEqual(back, m) {
 		t.Fatal("round trip changed the cache")
+	}
+}
+
+// TestConcurrentAddsKeepState: two processes (two Repos on one project,
+// each with the stat cache and tracked list it loaded at open) add
+// different paths; neither loses the other's stat cache entries or
+// tracked paths.
+func TestConcurrentAddsKeepState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r1, _ := tstRepo(t)
+	tstWrite(t, r1.Root, "a/x.csv", []byte("x\n"), 0o644)
+	tstWrite(t, r1.Root, "b/y.csv", []byte("y\n"), 0o644)
+	r2, err := Open(r1.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	old := time.Now().Add(-time.Minute) // older than the racy margin
+	for _, p := range []string{"a/x.csv", "b/y.csv"} {
+		if err := os.Chtimes(filepath.Join(r1.Root, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resA, err := r1.Add(ctx, "a", AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resB, err := r2.Add(ctx, "b", AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// r2 forgets nothing of r1's when it saves again.
+	r2.Cache.Forget("nothing/here")
+	if err := r2.Cache.Save(); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := Open(r1.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Close()
+	tr := r3.loadTracked()
+	if tr["a"] != resA.ID || tr["b"] != resB.ID {
+		t.Errorf("tracked list %v, want a=%s and b=%s", tr, resA.ID.Short(), resB.ID.Short())
+	}
+	for _, p := range []string{"a/x.csv", "b/y.csv"} {
+		fi, err := os.Lstat(filepath.Join(r1.Root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r3.Cache.Lookup(p, StatOf(fi)); !ok {
+			t.Errorf("stat cache lost %s", p)
+		}
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // States of a tracked path.
@@ -24,11 +27,6 @@ type PathStatus struct {
 	InCache bool   `json:"in_cache"` // the store holds the pointer's data
 }
 
-// Entry returns the tree entry a pointer describes.
-func (p *Pointer) Entry(name string) objects.TreeEntry {
-	return objects.TreeEntry{Name: name, Type: p.Type, ID: p.OID, Size: p.Size, Files: p.Files, Exec: p.Exec}
-}
-
 // Snapshot is a set of tracked paths and their entries, with the trees
 // that were computed from the work tree (and so are not in the store).
 type Snapshot struct {
@@ -37,7 +35,7 @@ type Snapshot struct {
 }
 
 // PointerSnapshot returns the snapshot the pointers describe.
-func PointerSnapshot(ptrs map[string]*Pointer) *Snapshot {
+func PointerSnapshot(ptrs map[string]*pointer.Pointer) *Snapshot {
 	s := &Snapshot{Entries: map[string]objects.TreeEntry{}}
 	for rel, p := range ptrs {
 		s.Entries[rel] = p.Entry(baseName(rel))
@@ -47,19 +45,19 @@ func PointerSnapshot(ptrs map[string]*Pointer) *Snapshot {
 
 // ReadPointers reads the pointer files of the given tracked paths (all of
 // them when paths is empty).
-func (r *Repo) ReadPointers(paths []string) (map[string]*Pointer, error) {
+func (r *Repo) ReadPointers(ctx context.Context, paths []string) (map[string]*pointer.Pointer, error) {
 	if len(paths) == 0 {
 		var err error
-		if paths, err = r.Pointers(); err != nil {
+		if paths, err = r.Pointers(ctx); err != nil {
 			return nil, err
 		}
 	}
-	out := map[string]*Pointer{}
+	out := map[string]*pointer.Pointer{}
 	for _, rel := range paths {
-		p, err := ReadPointer(r.Abs(rel) + PointerExt)
+		p, err := pointer.Read(r.Abs(rel) + pointer.Ext)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%s: not tracked (no %s%s)", rel, rel, PointerExt)
+				return nil, fmt.Errorf("%s: not tracked (no %s%s)", rel, rel, pointer.Ext)
 			}
 			return nil, err
 		}
@@ -97,11 +95,11 @@ func (r *Repo) WorkSnapshot(ctx context.Context, paths []string) (*Snapshot, int
 
 // Status compares tracked paths with their pointer files.
 func (r *Repo) Status(ctx context.Context, paths []string) ([]PathStatus, int64, error) {
-	ptrs, err := r.ReadPointers(paths)
+	ptrs, err := r.ReadPointers(ctx, paths)
 	if err != nil {
 		return nil, 0, err
 	}
-	rels := sortedKeys(ptrs)
+	rels := slices.Sorted(maps.Keys(ptrs))
 	work, read, err := r.WorkSnapshot(ctx, rels)
 	if err != nil {
 		return nil, 0, err

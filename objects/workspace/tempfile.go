@@ -24,9 +24,26 @@ var (
 	tempPrefix = sync.OnceValue(func() string {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
-		return checkoutTempPrefix + hex.EncodeToString(b[:]) + "-"
+		return checkoutTempPrefix + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:]) + "-"
 	})
 )
+
+// tempOwnerGone reports whether the checkout temporary named name was
+// made by a process that no longer exists on this host (its pid is the
+// first field after the prefix): a killed checkout's file, which the next
+// scan may remove at once instead of waiting TempAge.
+func tempOwnerGone(name string) bool {
+	rest, ok := strings.CutPrefix(name, checkoutTempPrefix)
+	if !ok {
+		return false
+	}
+	f, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(f)
+	if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
 
 // createTemp creates a new file named checkoutTempPrefix... in dir with
 // mode perm (less the umask), open for writing.

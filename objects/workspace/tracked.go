@@ -3,10 +3,15 @@ package workspace
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 
+	"github.com/gofrs/flock"
+
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // The tracked list (.dv/tracked, JSON: path -> id) remembers what the work
@@ -23,22 +28,57 @@ func (r *Repo) loadTracked() map[string]objects.ID {
 	return m
 }
 
-func (r *Repo) saveTracked(m map[string]objects.ID) error {
+// updateTracked changes the tracked list with fn, under the list's lock:
+// it reads the file, lets fn change the map, and writes it back when fn
+// reports a change. Concurrent adds of different paths keep each other's
+// entries.
+func (r *Repo) updateTracked(fn func(m map[string]objects.ID) bool) error {
+	p := filepath.Join(r.Dir, trackedFile)
+	unlock, err := lockFile(p + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m := r.loadTracked()
+	if !fn(m) {
+		return nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return objects.WriteFileAtomic(filepath.Join(r.Dir, trackedFile), b, 0o644)
+	return objects.WriteFileAtomic(p, b, 0o644)
 }
 
 // noteTracked records that rel now holds id.
 func (r *Repo) noteTracked(rel string, id objects.ID) error {
-	m := r.loadTracked()
-	if m[rel] == id {
-		return nil
+	return r.updateTracked(func(m map[string]objects.ID) bool {
+		if m[rel] == id {
+			return false
+		}
+		m[rel] = id
+		return true
+	})
+}
+
+// setTracked replaces the list by what a full checkout wrote.
+func (r *Repo) setTracked(now map[string]objects.ID) error {
+	return r.updateTracked(func(m map[string]objects.ID) bool {
+		clear(m)
+		maps.Copy(m, now)
+		return true
+	})
+}
+
+// lockFile takes the exclusive lock file p (gofrs/flock), waiting for it:
+// it guards a read-modify-write of a small file in .dv, held for the time
+// of one read and one write.
+func lockFile(p string) (unlock func(), err error) {
+	fl := flock.New(p)
+	if err := fl.Lock(); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
-	m[rel] = id
-	return r.saveTracked(m)
+	return func() { _ = fl.Unlock() }, nil
 }
 
 // removeUntracked removes the data of paths that were tracked at the last
@@ -48,7 +88,7 @@ func (r *Repo) removeUntracked(ctx context.Context, targets map[string]objects.T
 	var gone []string
 	for rel := range r.loadTracked() {
 		if _, ok := targets[rel]; !ok && r.exists(rel) {
-			if _, err := os.Stat(r.Abs(rel) + PointerExt); os.IsNotExist(err) {
+			if _, err := os.Stat(r.Abs(rel) + pointer.Ext); os.IsNotExist(err) {
 				gone = append(gone, rel)
 			}
 		}

@@ -1,6 +1,7 @@
 package crash
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // ---- concurrency: several dv processes at once (no kills) ----
@@ -22,7 +23,9 @@ import (
 //     made the last ones garbage in packs that still hold live data.
 //     Every process succeeds, or is refused with a clear busy or lock
 //     message and succeeds when retried. Then: fsck clean, refs sound,
-//     .gitignore names every directory, every directory checks out byte
+//     .gitignore names every directory, .dv/tracked names each with its
+//     pointer's id, dv status reads no byte (the stat cache kept every
+//     add's entries), every directory checks out byte
 //     for byte, and (every other round, after a last push) a fresh clone
 //     pulls every byte and dv fsck -r is clean. (In the other rounds the
 //     remote is left behind, so that the next push needs objects in the
@@ -176,8 +179,9 @@ func concurrentProject(t *testing.T, d *dataset, rounds int, ct *concTally) {
 					t.Errorf("after the round: .gitignore lacks /%s (a lost update of concurrent adds):\n%s", c, gi)
 				}
 			}
+			stateSound(t, ct, p, dirs, "after the round")
 			for _, c := range dirs {
-				ptr, err := workspace.ReadPointer(filepath.Join(p, c+workspace.PointerExt))
+				ptr, err := pointer.Read(filepath.Join(p, c+pointer.Ext))
 				if err != nil {
 					t.Fatalf("after the round: %v", err)
 				}
@@ -225,6 +229,44 @@ func concurrentProject(t *testing.T, d *dataset, rounds int, ct *concTally) {
 		if !ok {
 			return
 		}
+	}
+}
+
+// stateSound checks that concurrent adds lost none of each other's
+// updates to the project's local state: .dv/tracked names every directory
+// with its pointer's id, and the stat cache vouches for every file (dv
+// status reads no content).
+func stateSound(t *testing.T, ct *concTally, p string, dirs []string, when string) {
+	t.Helper()
+	var tracked map[string]string
+	b, err := os.ReadFile(filepath.Join(p, ".dv", "tracked"))
+	if err == nil {
+		err = json.Unmarshal(b, &tracked)
+	}
+	if err != nil {
+		t.Fatalf("%s: .dv/tracked: %v", when, err)
+	}
+	for _, c := range dirs {
+		ptr, err := pointer.Read(filepath.Join(p, c+pointer.Ext))
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if tracked[c] != ptr.OID.String() {
+			ct.failures++
+			t.Errorf("%s: .dv/tracked has %s=%q, its pointer %s (a lost update of concurrent adds)", when, c, tracked[c], ptr.OID)
+		}
+	}
+	r := mustDV(t, p, append([]string{"--json", "status"}, dirs...)...)
+	var st struct {
+		BytesRead int64 `json:"bytes_read"`
+		Clean     bool  `json:"clean"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("%s: dv --json status: %v\n%s", when, err, r.stdout)
+	}
+	if !st.Clean || st.BytesRead != 0 {
+		ct.failures++
+		t.Errorf("%s: dv status read %d bytes (clean %v): the stat cache lost entries of concurrent adds", when, st.BytesRead, st.Clean)
 	}
 }
 
@@ -338,7 +380,7 @@ func concurrentClones(t *testing.T, d *dataset, rounds int, ct *concTally) {
 			cloneProject(t, base, v, ".dv")
 			for i, c := range clones {
 				own := fmt.Sprintf("own%d", i)
-				if err := copyFile(filepath.Join(c, own+workspace.PointerExt), filepath.Join(v, own+workspace.PointerExt), 0o644); err != nil {
+				if err := copyFile(filepath.Join(c, own+pointer.Ext), filepath.Join(v, own+pointer.Ext), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -370,8 +412,8 @@ func concurrentClones(t *testing.T, d *dataset, rounds int, ct *concTally) {
 			// The reader takes this round's pointers for the next one.
 			for i := range clones {
 				own := fmt.Sprintf("own%d", i)
-				_ = os.Remove(filepath.Join(reader, own+workspace.PointerExt))
-				if err := copyFile(filepath.Join(v, own+workspace.PointerExt), filepath.Join(reader, own+workspace.PointerExt), 0o644); err != nil {
+				_ = os.Remove(filepath.Join(reader, own+pointer.Ext))
+				if err := copyFile(filepath.Join(v, own+pointer.Ext), filepath.Join(reader, own+pointer.Ext), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}

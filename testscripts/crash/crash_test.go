@@ -87,18 +87,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 var (
@@ -238,7 +241,7 @@ func (ta *tally) String() string {
 
 func histogram(m map[string]int) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	if len(parts) == 0 {
@@ -482,7 +485,7 @@ func refsSound(t testing.TB, proj, ptr, when string) {
 		return nil
 	})
 	if ptr != "" {
-		if p, err := workspace.ReadPointer(ptr); err == nil && !p.Record.IsZero() {
+		if p, err := pointer.Read(ptr); err == nil && !p.Record.IsZero() {
 			check("the record of "+filepath.Base(ptr), p.Record)
 		}
 	}
@@ -541,7 +544,7 @@ func TestCrash(t *testing.T) {
 	if ep, err := s3Endpoint(); err != nil {
 		t.Errorf("push-s3: %v", err)
 	} else if ep != "" {
-		c, err := s3Client(context.Background(), ep)
+		c, err := s3test.NewClient(context.Background(), ep, nil)
 		if err != nil {
 			t.Fatalf("push-s3: %v", err)
 		}
@@ -686,7 +689,7 @@ func crashAdd(t *testing.T, d *dataset, n int, ta *tally) {
 	if o.code != 0 {
 		t.Fatalf("calibration: %v", o.res)
 	}
-	ref, err := workspace.ReadPointer(filepath.Join(cal, "data.dv"))
+	ref, err := pointer.Read(filepath.Join(cal, "data.dv"))
 	if err != nil {
 		t.Fatalf("calibration: %v", err)
 	}
@@ -708,7 +711,7 @@ func crashAdd(t *testing.T, d *dataset, n int, ta *tally) {
 		if perr == nil {
 			// The pointer is only written once its data is durable: it must
 			// be whole and name the complete data.
-			p, err := workspace.ReadPointer(ptrPath)
+			p, err := pointer.Read(ptrPath)
 			if err != nil {
 				t.Fatalf("after the kill: pointer file is not whole: %v", err)
 			}
@@ -751,7 +754,7 @@ func crashAdd(t *testing.T, d *dataset, n int, ta *tally) {
 		if r.code != 0 {
 			t.Fatalf("re-run: %v", r)
 		}
-		p, err := workspace.ReadPointer(ptrPath)
+		p, err := pointer.Read(ptrPath)
 		if err != nil {
 			t.Fatalf("re-run: %v", err)
 		}

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -386,7 +387,7 @@ func compareTrees(got, want string) error {
 			diffs = append(diffs, "...")
 		}
 	}
-	for _, rel := range sortedKeys(w) {
+	for _, rel := range slices.Sorted(maps.Keys(w)) {
 		wn := w[rel]
 		gn, ok := g[rel]
 		switch {
@@ -409,7 +410,7 @@ func compareTrees(got, want string) error {
 			}
 		}
 	}
-	for _, rel := range sortedKeys(g) {
+	for _, rel := range slices.Sorted(maps.Keys(g)) {
 		if _, ok := w[rel]; !ok {
 			note("%s: unexpected %s", rel, g[rel].kind)
 		}
@@ -448,15 +449,6 @@ func sameContent(a, b string) (bool, error) {
 			return false, errb
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // findNamed lists the paths below root whose base name starts with prefix.

@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/zeebo/blake3"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/remote/s3/s3test"
 )
 
 // ---- a remote as the harness sees it, without dv ----
@@ -144,36 +146,14 @@ func s3Endpoint() (string, error) {
 	return "", nil
 }
 
-// s3Client is an SDK client for the test server, path-style (as
-// testscripts/remote_test.go makes it).
-func s3Client(ctx context.Context, endpoint string) (*awss3.Client, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-		o.DisableLogOutputChecksumValidationSkipped = true
-	}), nil
-}
-
 // newBucket creates a fresh bucket, emptied and deleted when t ends.
 func newBucket(t testing.TB, c *awss3.Client, name string) string {
 	t.Helper()
-	bucket := fmt.Sprintf("%s-%d-%d", name, os.Getpid(), time.Now().UnixNano()%1e9)
-	if _, err := c.CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket %s: %v", bucket, err)
+	bucket, err := s3test.CreateBucket(context.Background(), c, name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s := s3Store{c: c, bucket: bucket}
-		if blobs, err := s.list(""); err == nil {
-			for _, b := range blobs {
-				_ = s.remove(b.name)
-			}
-		}
-		_, _ = c.DeleteBucket(context.Background(), &awss3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
+	t.Cleanup(func() { _ = s3test.DeleteBucket(context.Background(), c, bucket) })
 	return bucket
 }
 
@@ -310,7 +290,7 @@ func remoteSound(t testing.TB, st remoteState, proj, when string) {
 		t.Fatalf("%s: open store: %v", when, err)
 	}
 	defer store.Close()
-	for _, name := range sortedKeys(st.refs) {
+	for _, name := range slices.Sorted(maps.Keys(st.refs)) {
 		id := st.refs[name]
 		if !store.Has(id) {
 			continue // another project's ref: its data is checked by a fetch

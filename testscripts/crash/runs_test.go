@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // ---- scenarios: dv run and dv train ----
@@ -110,7 +110,7 @@ func runState(proj string, k runKind) string {
 	if n > 0 {
 		parts = append(parts, "refs "+strconv.Itoa(n)+"/"+strconv.Itoa(len(k.refs)))
 	}
-	if _, err := os.Stat(filepath.Join(proj, k.out+workspace.PointerExt)); err == nil {
+	if _, err := os.Stat(filepath.Join(proj, k.out+pointer.Ext)); err == nil {
 		parts = append(parts, "pointer")
 	}
 	if len(parts) == 0 {
@@ -131,7 +131,7 @@ func crashRun(k runKind) func(*testing.T, *dataset, int, *tally) {
 		if o.code != 0 {
 			t.Fatalf("calibration: %v", o.res)
 		}
-		want, err := workspace.ReadPointer(filepath.Join(cal, k.out+workspace.PointerExt))
+		want, err := pointer.Read(filepath.Join(cal, k.out+pointer.Ext))
 		if err != nil {
 			t.Fatalf("calibration: %v", err)
 		}
@@ -156,12 +156,12 @@ func crashRun(k runKind) func(*testing.T, *dataset, int, *tally) {
 			plan := choosePlanEvents(iterRand(d.seed, k.name, i), i, n, c, d.cfg.sweep)
 			cloneProject(t, base, proj)
 			o := runKilledGroup(proj, plan, runWatch(proj), true, k.args...)
-			ptr := filepath.Join(proj, k.out+workspace.PointerExt)
+			ptr := filepath.Join(proj, k.out+pointer.Ext)
 			ta.record(t, plan, o, runState(proj, k))
 			fsckClean(t, proj, "after the kill")
 			storeSound(t, inspectStore(proj), "after the kill (dv fsck passed)")
 			refsSound(t, proj, ptr, "after the kill")
-			if p, err := workspace.ReadPointer(ptr); err == nil {
+			if p, err := pointer.Read(ptr); err == nil {
 				// Written last: it names the finished outputs.
 				if p.OID != want.OID {
 					t.Fatalf("after the kill: %s names %s, an uninterrupted run %s", filepath.Base(ptr), p.OID.Short(), want.OID.Short())
@@ -182,7 +182,7 @@ func crashRun(k runKind) func(*testing.T, *dataset, int, *tally) {
 			} else {
 				ta.notes["re-run executed the command"]++
 			}
-			p, err := workspace.ReadPointer(ptr)
+			p, err := pointer.Read(ptr)
 			if err != nil {
 				t.Fatalf("re-run: %v", err)
 			}

@@ -53,7 +53,7 @@ func Send(ctx context.Context, targets []Target, ev Event) error {
 
 // Send posts ev to every target that wants ev.Event, one after another.
 // It sets Schema, and Text (to ev.Summary()) and Time (to now) when they
-// are empty. A 2xx answer delivers; 429 and 5xx answers and connection
+// are empty (Text with &, < and > escaped as Slack asks). A 2xx answer delivers; 429 and 5xx answers and connection
 // failures are retried, up to Tries attempts, waiting Backoff, doubled
 // each time, or the answer's Retry-After when it is longer, never more
 // than MaxWait; other answers fail at once. The error joins one
@@ -65,12 +65,15 @@ func (s *Sender) Send(ctx context.Context, targets []Target, ev Event) error {
 	}
 	ev.Time = ev.Time.UTC()
 	if ev.Text == "" {
-		ev.Text = ev.Summary()
+		ev.Text = slackEscape(ev.Summary())
 	}
-	body, err := json.Marshal(ev)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
 		return fmt.Errorf("%s: %w", ev.name(), err)
 	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	var errs []error
 	for _, t := range targets {
 		if !t.Wants(ev.Event) {
@@ -229,3 +232,7 @@ func (s *Sender) sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// slackEscape escapes the three characters Slack's message text reserves
+// for links and mentions (&, <, >), as Slack's formatting guide asks.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace

@@ -8,7 +8,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -48,7 +48,7 @@ func (c *Client) collect(ctx context.Context, j *Job, st JobState) (*train.RunRe
 			if o.Model != nil && out.Path == o.Model.Path {
 				continue
 			}
-			if p, err := workspace.ReadPointer(c.Repo.Abs(out.Path) + workspace.PointerExt); err == nil {
+			if p, err := pointer.Read(c.Repo.Abs(out.Path) + pointer.Ext); err == nil {
 				_, ref := lineage.Version(out.Path, p, nil)
 				names = append(names, ref)
 			} else {
@@ -112,7 +112,7 @@ func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.Ru
 	switch {
 	case st.State == StateCancelled && reason == "":
 		reason = "cancelled"
-	case st.State == StateSucceeded || st.State == StateFailed:
+	case st.State == StateSucceeded || st.State == StateFailed && !st.Stop:
 		reason = fmt.Sprintf("the job's dv exited with status %d before recording the run (%s)", st.ExitCode, st.State)
 		if st.Reason != "" {
 			reason += ": " + st.Reason

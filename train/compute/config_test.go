@@ -88,3 +88,15 @@ func TestParseSlurm(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+func TestToolMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := slurm{}.Submit(t.Context(), &Job{}, []byte("#!/bin/sh\n"))
+	if err == nil || err.Error() != "sbatch not found on PATH: dv drives slurm through its own commands (install the client, or run dv where it is)" {
+		t.Fatalf("got %v", err)
+	}
+	_, err = kube{}.State(t.Context(), &Job{ID: "x"})
+	if err == nil || !strings.HasPrefix(err.Error(), "kubectl not found on PATH: dv drives kubernetes") {
+		t.Fatalf("got %v", err)
+	}
+}

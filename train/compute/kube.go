@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -24,7 +25,14 @@ func kubeArgs(j *Job, args ...string) []string {
 }
 
 func (kube) Submit(ctx context.Context, j *Job, manifest []byte) (string, error) {
-	_, err := run(ctx, manifest, "kubectl", kubeArgs(j, "apply", "-f", "-")...)
+	args := []string{"apply", "-f", "-"}
+	if kubectlMinor(ctx) < 25 {
+		// Before 1.25 kubectl validates on the client, from the server's
+		// OpenAPI v2 document; the API server validates the Job anyway.
+		// From 1.25 the server validates (fieldValidation=Strict).
+		args = append(args, "--validate=false")
+	}
+	_, err := run(ctx, manifest, "kubectl", kubeArgs(j, args...)...)
 	var ce *commandError
 	if errors.As(err, &ce) {
 		return "", &RefusedError{Engine: "kubernetes", Msg: ce.msg}
@@ -60,6 +68,10 @@ type kubePods struct {
 			Reason            string `json:"reason"`
 			ContainerStatuses []struct {
 				State struct {
+					Waiting *struct {
+						Reason  string `json:"reason"`
+						Message string `json:"message"`
+					} `json:"waiting"`
 					Terminated *struct {
 						ExitCode int    `json:"exitCode"`
 						Reason   string `json:"reason"`
@@ -120,6 +132,12 @@ func kubePodState(ctx context.Context, j *Job, st *JobState) {
 	p := pods.Items[len(pods.Items)-1]
 	st.Node = p.Spec.NodeName
 	for _, cs := range p.Status.ContainerStatuses {
+		if wt := cs.State.Waiting; wt != nil && unpullable[wt.Reason] {
+			// The image cannot be pulled: waiting would last until the
+			// deadline. The job counts as failed now.
+			st.State, st.Final, st.Stop = StateFailed, true, true
+			st.Reason = strings.TrimSpace("image " + wt.Reason + ": " + wt.Message)
+		}
 		if t := cs.State.Terminated; t != nil {
 			st.ExitCode = t.ExitCode
 			if st.State == StateFailed && t.Reason != "" && t.Reason != "Error" {
@@ -131,6 +149,9 @@ func kubePodState(ctx context.Context, j *Job, st *JobState) {
 		st.State, st.Final, st.Reason = StateLost, true, "pod evicted"
 	}
 }
+
+// unpullable are the reasons a container waits for an image it will not get.
+var unpullable = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
 
 func (kube) Log(ctx context.Context, j *Job, off int64) ([]byte, error) {
 	out, err := run(ctx, nil, "kubectl", kubeArgs(j, "logs", "job/"+j.ID)...)
@@ -146,4 +167,22 @@ func (kube) Log(ctx context.Context, j *Job, off int64) ([]byte, error) {
 func (kube) Cancel(ctx context.Context, j *Job) error {
 	_, err := run(ctx, nil, "kubectl", kubeArgs(j, "delete", "job", j.ID, "--cascade=background", "--wait=false")...)
 	return err
+}
+
+// kubectlMinor returns kubectl's minor version (0 when it cannot say).
+func kubectlMinor(ctx context.Context) int {
+	out, err := run(ctx, nil, "kubectl", "version", "--client", "-o", "json")
+	if err != nil {
+		return 0
+	}
+	var v struct {
+		ClientVersion struct {
+			Minor string `json:"minor"`
+		} `json:"clientVersion"`
+	}
+	if json.Unmarshal(out, &v) != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimRight(v.ClientVersion.Minor, "+"))
+	return n
 }

@@ -30,6 +30,7 @@ type JobState struct {
 	ExitCode int
 	Node     string
 	Reason   string // the engine's reason, when it gives one
+	Stop     bool   // ended for dv, but the engine would keep it: cancel it
 }
 
 // engine is how dv drives one kind of cluster.

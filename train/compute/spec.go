@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -15,15 +16,19 @@ const SpecVersion = 1
 // them at, the cache key the submitter computed, and the remote to pull
 // from and push to. It travels base64-encoded on dv job's command line.
 type Spec struct {
-	Version   int               `json:"version"`
-	Target    string            `json:"target"`
-	Engine    string            `json:"engine"`
-	Name      string            `json:"name"`
-	Command   []string          `json:"command"`
-	Deps      []string          `json:"deps,omitempty"`
-	Outs      []string          `json:"outs,omitempty"`
-	Params    map[string]string `json:"params,omitempty"`
-	Model     *ModelSpec        `json:"model,omitempty"`
+	Version int               `json:"version"`
+	Target  string            `json:"target"`
+	Engine  string            `json:"engine"`
+	Name    string            `json:"name"`
+	Command []string          `json:"command"`
+	Deps    []string          `json:"deps,omitempty"`
+	Outs    []string          `json:"outs,omitempty"`
+	Params  map[string]string `json:"params,omitempty"`
+	Model   *ModelSpec        `json:"model,omitempty"`
+	// Parents and Meta go on the run record (dv retrain: the run it
+	// repeats and why).
+	Parents   []objects.ID      `json:"parents,omitempty"`
+	Meta      map[string]string `json:"meta,omitempty"`
 	Commit    string            `json:"commit"`
 	CacheKey  string            `json:"cache_key"`
 	Remote    string            `json:"remote"`               // the remote's name in dv.yaml
@@ -40,7 +45,7 @@ type ModelSpec struct {
 // specOf describes run o for a job.
 func specOf(target string, t Target, o train.RunOptions, commit, key, remoteName, remoteURL string) *Spec {
 	s := &Spec{Version: SpecVersion, Target: target, Engine: t.Engine, Name: o.Name, Command: o.Command,
-		Deps: o.Deps, Outs: o.Outs, Params: o.Params, Commit: commit, CacheKey: key,
+		Deps: o.Deps, Outs: o.Outs, Params: o.Params, Parents: o.Parents, Meta: o.Meta, Commit: commit, CacheKey: key,
 		Remote: remoteName, RemoteURL: remoteURL}
 	if o.Model != nil {
 		s.Model = &ModelSpec{Name: o.Model.Name, Path: o.Model.Path, MetricsFile: o.Model.MetricsFile}
@@ -50,7 +55,8 @@ func specOf(target string, t Target, o train.RunOptions, commit, key, remoteName
 
 // RunOptions returns the run the spec describes.
 func (s *Spec) RunOptions() train.RunOptions {
-	o := train.RunOptions{Name: s.Name, Command: s.Command, Deps: s.Deps, Outs: s.Outs, Params: s.Params}
+	o := train.RunOptions{Name: s.Name, Command: s.Command, Deps: s.Deps, Outs: s.Outs, Params: s.Params,
+		Parents: s.Parents, Meta: s.Meta}
 	if s.Model != nil {
 		o.Model = &train.ModelOptions{Name: s.Model.Name, Path: s.Model.Path, MetricsFile: s.Model.MetricsFile}
 	}

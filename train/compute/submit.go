@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/remote"
 	"github.com/dv-ml/dv/train"
@@ -86,7 +88,7 @@ func (c *Client) Run(ctx context.Context, o train.RunOptions, opts Options) (*Re
 			return &Result{Run: hit}, err
 		}
 	}
-	src, missing := c.source(ctx)
+	src, missing := c.source(ctx, o)
 	remoteURL, rmiss := c.jobRemote()
 	missing = append(missing, rmiss...)
 	if !opts.DryRun {
@@ -120,6 +122,14 @@ func (c *Client) Run(ctx context.Context, o train.RunOptions, opts Options) (*Re
 		payload = []byte(script)
 	}
 	id, err := c.engine().Submit(ctx, j, payload)
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		// Recorded, so that dv runs shows the attempt and its reason.
+		job := &lineage.Job{Engine: j.Engine, Target: j.Target}
+		now := c.Rec.Now()
+		res, ferr := rn.RecordJobFailure(ctx, o, plan, job, now, now, 1, fmt.Sprintf("--on %s: %v", c.Target, err), nil)
+		return &Result{Run: res}, ferr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--on %s: %w", c.Target, err)
 	}
@@ -143,15 +153,13 @@ func (c *Client) note(format string, args ...any) {
 
 // source finds the git URL the job clones and checks that the commit is
 // clean and pushed.
-func (c *Client) source(ctx context.Context) (Source, []string) {
+func (c *Client) source(ctx context.Context, o train.RunOptions) (Source, []string) {
 	src := Source{Commit: c.Rec.Code.Commit}
 	var missing []string
 	if src.Commit == "" {
 		return src, []string{"no git commit to run (commit the code first)"}
 	}
-	if c.Rec.Code.Dirty {
-		missing = append(missing, "the work tree has uncommitted changes (the job runs commit "+src.Commit[:12]+"; commit and git push them)")
-	}
+	missing = append(missing, uncommittedCode(ctx, c.Repo.Root, o, src.Commit)...)
 	gr := c.T.GitRemote
 	if gr == "" {
 		gr = "origin"
@@ -248,14 +256,17 @@ func (c *Client) Follow(ctx context.Context, j *Job) (*train.RunResult, error) {
 			}
 		}
 		if st.Final {
+			if st.Stop {
+				_ = eng.Cancel(ctx, j)
+			}
 			off = c.stream(ctx, eng, j, off)
 			return c.collect(ctx, j, st)
 		}
 		if c.Rec.Now().Sub(j.Submitted) > j.Timeout {
 			c.note("%s: job %s ran past its timeout (%s); cancelling it\n", j.Name, j.Ref(), j.Timeout)
 			_ = eng.Cancel(ctx, j)
-			_ = c.waitFinal(ctx, eng, j)
-			return c.collect(ctx, j, JobState{State: StateTimeout, Final: true,
+			st, _ := c.waitFinal(ctx, eng, j)
+			return c.collect(ctx, j, JobState{State: StateTimeout, Final: true, ExitCode: st.ExitCode, Node: st.Node,
 				Reason: fmt.Sprintf("timed out after %s (compute.%s.timeout)", j.Timeout, j.Target)})
 		}
 		select {
@@ -278,20 +289,23 @@ func (c *Client) stream(ctx context.Context, eng engine, j *Job, off int64) int6
 	return off + int64(len(b))
 }
 
-// waitFinal waits (a bounded while) for a cancelled job to end.
-func (c *Client) waitFinal(ctx context.Context, eng engine, j *Job) error {
+// waitFinal waits (a bounded while) for a cancelled job to end, and
+// returns its last state.
+func (c *Client) waitFinal(ctx context.Context, eng engine, j *Job) (JobState, error) {
+	var st JobState
 	for range 60 {
-		st, err := eng.State(ctx, j)
+		var err error
+		st, err = eng.State(ctx, j)
 		if err != nil || st.Final {
-			return err
+			return st, err
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return st, ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return nil
+	return st, nil
 }
 
 // Cancel stops a job (dv runs --cancel) and records its run failed, unless
@@ -304,10 +318,11 @@ func (c *Client) Cancel(ctx context.Context, j *Job) (*train.RunResult, error) {
 	if err := eng.Cancel(ctx, j); err != nil {
 		return nil, fmt.Errorf("cancel job %s: %w", j.Ref(), err)
 	}
-	if err := c.waitFinal(ctx, eng, j); err != nil {
+	st, err := c.waitFinal(ctx, eng, j)
+	if err != nil {
 		return nil, err
 	}
-	return c.collect(ctx, j, JobState{State: StateCancelled, Final: true, Reason: "cancelled (dv runs --cancel)"})
+	return c.collect(ctx, j, JobState{State: StateCancelled, Final: true, ExitCode: st.ExitCode, Node: st.Node, Reason: "cancelled (dv runs --cancel)"})
 }
 
 // readRemoteRef reads one ref on the remote (zero id when absent).
@@ -324,4 +339,50 @@ func readRemoteRef(ctx context.Context, s *remote.Syncer, name string) (objects.
 		return objects.ID{}, fmt.Errorf("ref %s on the remote: %w", name, err)
 	}
 	return id, nil
+}
+
+// uncommittedCode names the code the job's clone would lack: tracked
+// files changed since the commit (pointer files, .gitignore files and the
+// run's outputs are not code) and files on the command line git does not
+// track.
+func uncommittedCode(ctx context.Context, root string, o train.RunOptions, commit string) []string {
+	skip := map[string]bool{}
+	for _, p := range o.Outs {
+		skip[p] = true
+	}
+	if o.Model != nil {
+		skip[o.Model.MetricsFile] = true
+	}
+	var changed []string
+	cmd := exec.CommandContext(ctx, "git", "status", "--porcelain=v1", "--untracked-files=no", "--no-renames")
+	cmd.Dir = root
+	if b, err := cmd.Output(); err == nil {
+		out := string(b)
+		for _, line := range strings.Split(out, "\n") {
+			if len(line) < 4 {
+				continue
+			}
+			p := strings.Trim(line[3:], `"`)
+			if strings.HasSuffix(p, pointer.Ext) || filepath.Base(p) == ".gitignore" || skip[p] {
+				continue
+			}
+			changed = append(changed, p)
+		}
+	}
+	var missing []string
+	if len(changed) > 0 {
+		missing = append(missing, fmt.Sprintf("uncommitted changes in %s (the job runs commit %.12s: commit and git push them)", strings.Join(changed, ", "), commit))
+	}
+	for _, a := range o.Command {
+		if filepath.IsAbs(a) || strings.HasPrefix(a, "-") {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(root, a)); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if _, err := gitOut(ctx, root, "ls-files", "--error-unmatch", "--", a); err != nil {
+			missing = append(missing, fmt.Sprintf("%s is not committed to git (the job's clone would not have it)", a))
+		}
+	}
+	return missing
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/remote"
 	"github.com/dv-ml/dv/train"
 )
@@ -106,9 +109,9 @@ func (w *Worker) applyRefs(ctx context.Context, o train.RunOptions) error {
 		if o.Model != nil && out == o.Model.Path {
 			continue
 		}
-		p, err := workspace.ReadPointer(w.Repo.Abs(out) + workspace.PointerExt)
+		p, err := pointer.Read(w.Repo.Abs(out) + pointer.Ext)
 		if err != nil {
-			p = &workspace.Pointer{Kind: "dataset"}
+			p = &pointer.Pointer{Kind: "dataset"}
 		}
 		_, ref := lineage.Version(out, p, nil)
 		names = append(names, ref)
@@ -123,7 +126,23 @@ func (w *Worker) applyRefs(ctx context.Context, o train.RunOptions) error {
 			want[n] = id
 		}
 	}
-	_, err := w.Sync.ApplyRefs(ctx, w.Rec.Refs, want)
+	if len(want) == 0 {
+		return nil
+	}
+	// The records themselves (not the data they hold): a new model
+	// version is numbered after the previous one.
+	ridx, err := w.Sync.LoadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]objects.ID, 0, len(want))
+	for _, id := range want {
+		ids = append(ids, id)
+	}
+	if _, err := w.Sync.FetchOne(ctx, ridx, ids); err != nil {
+		return fmt.Errorf("job: fetch the records the run continues: %w", err)
+	}
+	_, err = w.Sync.ApplyRefs(ctx, w.Rec.Refs, want)
 	return err
 }
 
@@ -133,7 +152,7 @@ func (w *Worker) fetchInputs(ctx context.Context, deps []string) error {
 	if len(deps) == 0 {
 		return nil
 	}
-	ptrs, err := w.Repo.ReadPointers(nil)
+	ptrs, err := w.Repo.ReadPointers(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -161,7 +180,11 @@ func (w *Worker) fetchInputs(ctx context.Context, deps []string) error {
 }
 
 // push uploads the run's records, log and outputs, then moves the
-// remote's refs by compare-and-swap.
+// remote's refs by compare-and-swap. A ref another job moved meanwhile
+// (two jobs of one name finishing at once) is rebased: the job's record
+// is written again with the remote's value as its previous version, so
+// that both are in the history and nothing is lost; then the refs are
+// pushed again.
 func (w *Worker) push(ctx context.Context, res *train.RunResult) error {
 	_, vals, err := w.Rec.Refs.List()
 	if err != nil {
@@ -177,8 +200,115 @@ func (w *Worker) push(ctx context.Context, res *train.RunResult) error {
 	if _, err := w.Sync.Push(ctx, roots); err != nil {
 		return fmt.Errorf("job: push the run: %w", err)
 	}
-	if _, err := w.Sync.PushRefs(ctx, w.Rec.Refs); err != nil {
-		return fmt.Errorf("job: move the remote's refs: %w", err)
+	for attempt := 0; ; attempt++ {
+		_, err := w.Sync.PushRefs(ctx, w.Rec.Refs)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, refs.ErrConflict) || attempt == maxRebase {
+			return fmt.Errorf("job: move the remote's refs: %w", err)
+		}
+		rebased, err := w.rebase(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Sync.Push(ctx, rebased); err != nil {
+			return fmt.Errorf("job: push the run: %w", err)
+		}
 	}
-	return nil
+}
+
+// maxRebase bounds the rounds of rebasing refs that other jobs move.
+const maxRebase = 5
+
+// rebase rewrites, for each ref whose remote value is not the job's, the
+// job's record with the remote's value as its previous version, and
+// points the ref at the new record (the remote's value becomes the one
+// last seen, so the next push moves it by compare-and-swap). A run-cache
+// entry another identical run wrote is kept as it is. It returns the new
+// records.
+func (w *Worker) rebase(ctx context.Context) ([]objects.ID, error) {
+	names, vals, err := w.Rec.Refs.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []objects.ID
+	wr := w.Repo.Store.NewWriter()
+	var moves []func() error
+	for _, n := range names {
+		cur, err := readRemoteRef(ctx, w.Sync, n)
+		if err != nil {
+			wr.Abort()
+			return nil, err
+		}
+		if cur.IsZero() || cur == vals[n] {
+			continue
+		}
+		seen := map[string]objects.ID{n: cur}
+		if strings.HasPrefix(n, train.CacheRefPrefix) {
+			old := vals[n]
+			moves = append(moves, func() error {
+				if err := w.Rec.Refs.CompareAndSwap(ctx, n, old, cur); err != nil {
+					return err
+				}
+				_, err := w.Sync.ApplyRefs(ctx, w.Rec.Refs, seen)
+				return err
+			})
+			continue
+		}
+		rec, err := lineage.Load(ctx, w.Repo.Store, vals[n])
+		if err != nil {
+			wr.Abort()
+			return nil, fmt.Errorf("job: rebase %s: %w", n, err)
+		}
+		rec.Previous = cur
+		if rec.Type == lineage.TypeModel {
+			if rec.Number, err = w.nextNumber(ctx, cur); err != nil {
+				wr.Abort()
+				return nil, fmt.Errorf("job: rebase %s: %w", n, err)
+			}
+		}
+		id, err := lineage.Put(ctx, wr, rec)
+		if err != nil {
+			wr.Abort()
+			return nil, err
+		}
+		old := vals[n]
+		out = append(out, id)
+		moves = append(moves, func() error {
+			if err := w.Rec.Refs.CompareAndSwap(ctx, n, old, id); err != nil {
+				return err
+			}
+			// The remote's value is now the one seen; the local ref keeps
+			// the rebased record.
+			_, err := w.Sync.ApplyRefs(ctx, w.Rec.Refs, seen)
+			return err
+		})
+	}
+	if err := wr.Flush(ctx); err != nil {
+		return nil, err
+	}
+	for _, m := range moves {
+		if err := m(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// nextNumber is the number of the model version after the remote's
+// record prev.
+func (w *Worker) nextNumber(ctx context.Context, prev objects.ID) (int, error) {
+	ridx, err := w.Sync.LoadIndex(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.Sync.FetchOne(ctx, ridx, []objects.ID{prev}); err != nil {
+		return 0, err
+	}
+	rec, err := lineage.Load(ctx, w.Repo.Store, prev)
+	if err != nil {
+		return 0, err
+	}
+	return rec.Number + 1, nil
 }

@@ -32,14 +32,15 @@ var ErrExists = errors.New("already exists")
 
 // Options control Export.
 type Options struct {
-	Target    string     // MODEL, MODEL@ALIAS, MODEL@vN, a tracked path or a record id
-	Out       string     // the file (tar) or folder (oci, docker) to write
-	Format    string     // tar (default), oci or docker
-	Force     bool       // replace OUT when it exists
-	DVVersion string     // written into the manifest
-	Epoch     *time.Time // mtime and created time instead of the version's time (SOURCE_DATE_EPOCH)
-	Source    string     // org.opencontainers.image.source (a URL without credentials), optional
-	Serve     *Serve     // the docker format's base image and command (dv.yaml serve:)
+	Target    string        // MODEL, MODEL@ALIAS, MODEL@vN, a tracked path or a record id
+	Out       string        // the file (tar) or folder (oci, docker) to write
+	Format    string        // tar (default), oci or docker
+	Force     bool          // replace OUT when it exists
+	DVVersion string        // written into the manifest
+	Epoch     *time.Time    // mtime and created time instead of the version's time (SOURCE_DATE_EPOCH)
+	Source    string        // org.opencontainers.image.source (a URL without credentials), optional
+	Serve     *Serve        // the docker format's base image and command (dv.yaml serve:)
+	OnData    func(n int64) // progress: bytes of model data written, may be nil
 
 	alias string
 }

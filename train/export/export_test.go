@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 // tproj is a dv project (no git) with a model version recorded as dv add
@@ -43,7 +47,7 @@ func newProj(t *testing.T) *tproj {
 	t.Cleanup(func() { _ = r.Close() })
 	rs := refs.Open(filepath.Join(r.Dir, "refs"))
 	clock := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: refs.Context{Commit: "0123456789abcdef0123456789abcdef01234567"},
+	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: gitrepo.Context{Commit: "0123456789abcdef0123456789abcdef01234567"},
 		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
 	return &tproj{t: t, root: root, r: r, rs: rs, rc: rc}
 }
@@ -67,7 +71,7 @@ func (p *tproj) addModel(rel, name string) objects.ID {
 	p.t.Helper()
 	var id objects.ID
 	opts := workspace.AddOptions{Kind: "model", Name: name, Meta: map[string]string{"license": "MIT"}}
-	opts.Annotate = func(ctx context.Context, w objects.Putter, ptr, prev *workspace.Pointer) (func(context.Context) error, error) {
+	opts.Annotate = func(ctx context.Context, w objects.Putter, ptr, prev *pointer.Pointer) (func(context.Context) error, error) {
 		rec, ref := lineage.Version(rel, ptr, prev)
 		rec.Metrics = map[string]float64{"acc": 0.75}
 		rid, commit, err := p.rc.Prepare(ctx, w, rec, ref)
@@ -172,6 +176,24 @@ func TestDeterministic(t *testing.T) {
 	defer runtime.GOMAXPROCS(prev)
 	for _, f := range formats {
 		p.export(Options{Target: "clf", Out: filepath.Join(out, "2-"+f.name), Format: f.format})
+	}
+	// The .tar.zst holds the very bytes of the .tar.
+	zf, err := os.Open(filepath.Join(out, "1-m.tar.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zf.Close()
+	dec, err := zstd.NewReader(zf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	unz, err := io.ReadAll(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := os.ReadFile(filepath.Join(out, "1-m.tar")); !bytes.Equal(unz, plain) {
+		t.Fatal("the .tar.zst does not decompress to the .tar")
 	}
 	for _, f := range formats {
 		a, b := filepath.Join(out, "1-"+f.name), filepath.Join(out, "2-"+f.name)
@@ -367,7 +389,7 @@ func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		target, out, want string
 	}{
-		{"nope", "a.tar", "nope: not a model, dataset"},
+		{"nope", "a.tar", "nope: not a model, dataset, alias, version, ref, tracked path or record id"},
 		{"clf@production", "a.tar", "no version holds alias production"},
 		{"clf@v2", "a.tar", "model clf has 1 versions"},
 		{"clf", "exists.tar", "already exists; use --force"},
@@ -453,4 +475,99 @@ func (c *cancelAfter) Write(b []byte) (int, error) {
 		c.cancel()
 	}
 	return len(b), nil
+}
+
+// TestPromotion: a version exported by its alias carries the alias and
+// the event that gave it.
+func TestPromotion(t *testing.T) {
+	p, id := modelProject(t)
+	ev := &lineage.Record{Type: lineage.TypePromotion, Name: "clf", Promotion: &lineage.Promotion{Seq: 1,
+		Alias: "production", Decision: "promoted", To: id, ToNumber: 1, Reason: "better"}}
+	evID, err := p.rc.Write(t.Context(), ev, "events/clf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.rs.CompareAndSwap(t.Context(), "aliases/clf/production", objects.ID{}, evID); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ctx")
+	res := p.export(Options{Target: "clf@production", Out: out, Format: FormatDocker})
+	if res.Record != id || res.Alias != "production" || len(res.Aliases) != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	b, err := os.ReadFile(filepath.Join(out, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Alias != "production" || len(m.Promotions) != 1 || m.Promotions[0].Event != evID ||
+		m.Promotions[0].Decision != "promoted" || m.Promotions[0].Reason != "better" || m.Model.Number != 1 {
+		t.Fatalf("manifest: alias %q, promotions %+v", m.Alias, m.Promotions)
+	}
+	df, _ := os.ReadFile(filepath.Join(out, DockerfileName))
+	if !strings.Contains(string(df), AnnotationAliases+`="production"`) {
+		t.Fatalf("Dockerfile has no alias label:\n%s", df)
+	}
+}
+
+// TestLongNames: a name too long for USTAR and a non-ASCII one go into
+// PAX path records only (no times), and stay deterministic and verifiable.
+func TestLongNames(t *testing.T) {
+	p := newProj(t)
+	long := "clf/" + strings.Repeat("d", 60) + "/" + strings.Repeat("f", 80) + ".bin"
+	p.write(long, []byte("long"), 0o644)
+	p.write("clf/ünïcode-日本語.txt", []byte("text"), 0o644)
+	p.addModel("clf", "clf")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
+	p.export(Options{Target: "clf", Out: a})
+	touchAll(t, p.root, time.Now().Add(time.Hour))
+	p.export(Options{Target: "clf", Out: b})
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ab, bb) {
+		t.Fatal("two exports differ")
+	}
+	tr := tar.NewReader(bytes.NewReader(ab))
+	found := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range h.PAXRecords {
+			if k != "path" {
+				t.Errorf("%s: PAX record %q", h.Name, k)
+			}
+		}
+		if h.Name == "model/"+strings.TrimPrefix(long, "clf/") || h.Name == "model/ünïcode-日本語.txt" {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("found %d of the 2 names", found)
+	}
+	if _, err := VerifyBundle(t.Context(), a, StoreRecords{Store: p.r.Store}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSymlinkRefused: a bundle carries regular files only.
+func TestSymlinkRefused(t *testing.T) {
+	p := newProj(t)
+	p.write("clf/w.bin", []byte("w"), 0o644)
+	if err := os.Symlink("w.bin", filepath.Join(p.root, "clf", "link")); err != nil {
+		t.Fatal(err)
+	}
+	p.addModel("clf", "clf")
+	_, err := Export(t.Context(), p.r, p.rs, Options{Target: "clf", Out: filepath.Join(t.TempDir(), "a.tar")})
+	if err == nil || !strings.Contains(err.Error(), "link is a symlink: a bundle carries regular files only") {
+		t.Fatalf("symlink: %v", err)
+	}
 }

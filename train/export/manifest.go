@@ -35,8 +35,9 @@ type Manifest struct {
 	// Aliases every alias that held it at export time.
 	Alias   string   `json:"alias,omitempty"`
 	Aliases []string `json:"aliases,omitempty"`
-	// Promotion is the event that gave Alias to this version, when known.
-	Promotion *Promotion `json:"promotion,omitempty"`
+	// Promotions are the registry events that gave each of Aliases to
+	// this version, in the same order.
+	Promotions []Promotion `json:"promotions,omitempty"`
 	// Lineage is how the version was made; nil when it was added by hand.
 	Lineage *Lineage `json:"lineage,omitempty"`
 	// Files are the model's files, sorted by path.
@@ -65,13 +66,18 @@ type ModelInfo struct {
 	Created time.Time         `json:"created"`        // the bundle's timestamp (Time or SOURCE_DATE_EPOCH)
 }
 
-// Promotion is the registry event that moved an alias to the version.
+// Promotion is the registry event that gave an alias to the version.
 type Promotion struct {
-	Event  objects.ID `json:"event"`
-	Alias  string     `json:"alias"`
-	Time   time.Time  `json:"time"`
-	Who    string     `json:"who,omitempty"`
-	Reason string     `json:"reason,omitempty"`
+	Event      objects.ID `json:"event"`
+	Alias      string     `json:"alias"`
+	Decision   string     `json:"decision"` // promoted, forced, rolled-back
+	Seq        int        `json:"seq"`      // its place in the model's event chain
+	Time       time.Time  `json:"time"`
+	Who        string     `json:"who,omitempty"`
+	Commit     string     `json:"commit,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	From       objects.ID `json:"from,omitzero"` // the version that held the alias before
+	FromNumber int        `json:"from_number,omitempty"`
 }
 
 // Lineage summarises the run that made the version.
@@ -139,15 +145,13 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	if m.Version != ManifestVersion || m.Kind != bundleKind {
 		return nil, fmt.Errorf("%s: not a dv bundle manifest of version %d", ManifestName, ManifestVersion)
 	}
-	seen := map[string]bool{}
-	for _, f := range m.Files {
+	for i, f := range m.Files {
 		if err := checkBundlePath(f.Path); err != nil {
 			return nil, fmt.Errorf("%s: %w", ManifestName, err)
 		}
-		if seen[f.Path] {
-			return nil, fmt.Errorf("%s: %s listed twice", ManifestName, f.Path)
+		if i > 0 && m.Files[i-1].Path >= f.Path {
+			return nil, fmt.Errorf("%s: files not sorted by path, or %s listed twice", ManifestName, f.Path)
 		}
-		seen[f.Path] = true
 		if len(f.SHA256) != 64 || len(f.BLAKE3) != 64 || f.Size < 0 {
 			return nil, fmt.Errorf("%s: %s: bad digest or size", ManifestName, f.Path)
 		}

@@ -52,6 +52,8 @@ const (
 	AnnotationDirty    = AnnotationPrefix + "dirty"    // "true" when the work tree was dirty
 	AnnotationVersion  = AnnotationPrefix + "version"  // the dv version that wrote the bundle
 	AnnotationManifest = AnnotationPrefix + "manifest" // "true" on the layer holding manifest.json
+	AnnotationAliases  = AnnotationPrefix + "aliases"  // the aliases holding the version, comma-separated
+	AnnotationEvents   = AnnotationPrefix + "events"   // the events that gave them, comma-separated
 )
 
 // modelConfig is the ModelPack config (application/vnd.cncf.model.config.v1+json).
@@ -148,6 +150,14 @@ func (p *plan) ociAnnotations() map[string]string {
 	}
 	if m.Model.Dirty {
 		a[AnnotationDirty] = "true"
+	}
+	if len(m.Aliases) > 0 {
+		a[AnnotationAliases] = strings.Join(m.Aliases, ",")
+		evs := make([]string, len(m.Promotions))
+		for i, pr := range m.Promotions {
+			evs[i] = pr.Event.String()
+		}
+		a[AnnotationEvents] = strings.Join(evs, ",")
 	}
 	if p.src != "" {
 		a[ocispec.AnnotationSource] = p.src
@@ -248,7 +258,7 @@ func (p *plan) writeOCI(ctx context.Context, s *objects.Store, dir string) (stri
 		}
 		meta := compactJSON(fileMetadata{Name: pf.Path, Mode: mode, Size: pf.Size, ModTime: p.epoch, Typeflag: '0'})
 		desc.Annotations = map[string]string{AnnotationFilepath: pf.Path, AnnotationFileMetadata: meta,
-			ocispec.AnnotationTitle: path.Base(pf.Path)}
+			ocispec.AnnotationTitle: pf.Path} // oras pull writes the file there
 		layers = append(layers, desc)
 		diffIDs = append(diffIDs, desc.Digest)
 	}

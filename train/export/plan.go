@@ -56,6 +56,7 @@ type plan struct {
 type planFile struct {
 	File                      // digests filled in as it is written
 	chunks []objects.ChunkRef // its content in the store
+	onData func(int64)        // progress: bytes written, may be nil
 }
 
 // resolveModel finds the model version a user names, by the one grammar
@@ -97,34 +98,39 @@ func chain(ctx context.Context, s *objects.Store, id objects.ID) ([]objects.ID, 
 // newPlan builds the manifest of record id and checks that every object of
 // its data is in the store.
 func newPlan(ctx context.Context, r *workspace.Repo, rs *refs.Store, id objects.ID, rec *lineage.Record, opts *Options) (*plan, error) {
-	versions, err := chain(ctx, r.Store, id)
-	if err != nil {
-		return nil, err
+	number := rec.Number
+	if number == 0 { // written before versions were numbered
+		versions, err := chain(ctx, r.Store, id)
+		if err != nil {
+			return nil, err
+		}
+		number = len(versions)
 	}
 	name := rec.Name
 	if name == "" {
 		name = rec.Path
 	}
-	label := fmt.Sprintf("model %s v%d", name, len(versions))
+	label := fmt.Sprintf("model %s v%d", name, number)
 	epoch := rec.Time.UTC().Truncate(time.Second)
 	if opts.Epoch != nil {
 		epoch = opts.Epoch.UTC().Truncate(time.Second)
 	}
 	m := &Manifest{Version: ManifestVersion, Kind: bundleKind, DV: opts.DVVersion,
-		Model: ModelInfo{Name: name, Number: len(versions), Record: id, Path: rec.Path, Data: rec.Data,
+		Model: ModelInfo{Name: name, Number: number, Record: id, Path: rec.Path, Data: rec.Data,
 			Size: rec.Size, Time: rec.Time.UTC(), Who: rec.Who, Commit: rec.Commit, Dirty: rec.Dirty,
 			Desc: rec.Desc, Meta: rec.Meta, Created: epoch}}
 	if mt, err := train.MetricsOf(ctx, r.Store, id); err == nil && len(mt.Metrics) > 0 {
 		m.Metrics = mt.Metrics
 	}
-	if m.Aliases, err = aliasesOf(rs, name, id); err != nil {
+	var err error
+	if m.Aliases, m.Promotions, err = holdings(ctx, r.Store, rs, name, id); err != nil {
 		return nil, err
 	}
 	m.Alias = opts.alias
 	if m.Lineage, err = lineageOf(ctx, r.Store, rec); err != nil {
 		return nil, err
 	}
-	p := &plan{m: m, epoch: epoch, tag: fmt.Sprintf("v%d", len(versions)), src: opts.Source}
+	p := &plan{m: m, epoch: epoch, tag: fmt.Sprintf("v%d", number), src: opts.Source}
 	var missing []objects.ID
 	if err := p.collect(ctx, r.Store, rec, &missing); err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
@@ -132,24 +138,56 @@ func newPlan(ctx context.Context, r *workspace.Repo, rs *refs.Store, id objects.
 	if len(missing) > 0 {
 		return nil, &MissingError{Model: label, Missing: missing}
 	}
+	for i := range p.files {
+		p.files[i].onData = opts.OnData
+	}
 	return p, nil
 }
 
-// aliasesOf lists the aliases of model name that hold id.
-func aliasesOf(rs *refs.Store, name string, id objects.ID) ([]string, error) {
-	names, ids, err := rs.List()
+// holdings lists the aliases of model name whose holder is id (by the
+// registry's event chain), with the event that gave each.
+func holdings(ctx context.Context, s *objects.Store, rs *refs.Store, name string, id objects.ID) ([]string, []Promotion, error) {
+	names, _, err := rs.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	prefix := "aliases/" + refs.SafeRefPart(name) + "/"
-	var out []string
+	prefix := registry.AliasRef(name, "")
+	var aliases []string
+	var events []Promotion
 	for _, n := range names {
-		if strings.HasPrefix(n, prefix) && ids[n] == id {
-			out = append(out, strings.TrimPrefix(n, prefix))
+		alias, ok := strings.CutPrefix(n, prefix)
+		if !ok || strings.Contains(alias, "/") {
+			continue
 		}
+		h, err := registry.HolderOf(ctx, s, rs, name, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h.Version != id || h.Event.IsZero() {
+			continue
+		}
+		ev, err := lineage.Load(ctx, s, h.Event)
+		if err != nil {
+			return nil, nil, fmt.Errorf("event %s: %w", h.Event.Short(), err)
+		}
+		pr := Promotion{Event: h.Event, Alias: alias, Time: ev.Time.UTC(), Who: person(ev.Who), Commit: ev.Commit}
+		if p := ev.Promotion; p != nil {
+			pr.Decision, pr.Seq, pr.Reason, pr.From, pr.FromNumber = p.Decision, p.Seq, p.Reason, p.From, p.FromNumber
+		}
+		aliases = append(aliases, alias)
+		events = append(events, pr)
 	}
-	sort.Strings(out)
-	return out, nil
+	return aliases, events, nil
+}
+
+func person(p lineage.Person) string {
+	switch {
+	case p.Email == "":
+		return p.Name
+	case p.Name == "":
+		return "<" + p.Email + ">"
+	}
+	return p.Name + " <" + p.Email + ">"
 }
 
 // lineageOf summarises the run that made rec (nil when there is none).

@@ -84,6 +84,9 @@ func streamFile(ctx context.Context, s *objects.Store, f *planFile, w io.Writer)
 			return err
 		}
 		n += int64(len(r.data))
+		if f.onData != nil {
+			f.onData(int64(len(r.data)))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

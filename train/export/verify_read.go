@@ -33,7 +33,7 @@ func readTar(ctx context.Context, name string) (*contents, error) {
 	c := &contents{format: FormatTar, files: map[string]*seenFile{}, dirs: map[string]bool{}}
 	var r io.Reader = br
 	if magic, _ := br.Peek(4); bytes.Equal(magic, zstdMagic) {
-		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(128<<20))
 		if err != nil {
 			return nil, err
 		}
@@ -90,6 +90,10 @@ func readOCI(ctx context.Context, dir string) (*contents, error) {
 		rel := path.Join("blobs", d.Digest.Algorithm().String(), d.Digest.Encoded())
 		if d.Digest.Validate() != nil {
 			c.problem(what, "bad digest %q", d.Digest)
+			return nil
+		}
+		if d.Size < 0 || d.Size > maxManifest {
+			c.problem(rel, "%s: %d bytes, more than dv reads for one", what, d.Size)
 			return nil
 		}
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))

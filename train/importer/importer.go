@@ -17,6 +17,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 )
 
@@ -49,11 +50,11 @@ type Result struct {
 // comment. With Update, an unchanged source (same ETag, 304 Not Modified,
 // or the same content) changes nothing and reports UpToDate.
 func Import(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, o Options) (*Result, error) {
-	if err := checkNesting(r, o.Path); err != nil {
+	if err := checkNesting(ctx, r, o.Path); err != nil {
 		return nil, err
 	}
 	abs := r.Abs(o.Path)
-	cur, err := workspace.ReadPointer(abs + workspace.PointerExt)
+	cur, err := pointer.Read(abs + pointer.Ext)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func Import(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, o Opti
 
 // prepare checks Path against what the options ask, fills o.URL from the
 // recorded source for an update, and returns the ETag to send.
-func prepare(ctx context.Context, r *workspace.Repo, rel string, cur *workspace.Pointer, o *Options) (string, error) {
+func prepare(ctx context.Context, r *workspace.Repo, rel string, cur *pointer.Pointer, o *Options) (string, error) {
 	if !o.Update {
 		if cur != nil {
 			return "", fmt.Errorf("%s: already tracked; dv import --update %s fetches it again", rel, rel)
@@ -153,18 +154,16 @@ func prepare(ctx context.Context, r *workspace.Repo, rel string, cur *workspace.
 
 // checkNesting refuses a path inside, or containing, other tracked data,
 // before anything is written there.
-func checkNesting(r *workspace.Repo, rel string) error {
-	ptrs, err := r.Pointers()
+func checkNesting(ctx context.Context, r *workspace.Repo, rel string) error {
+	inside, contains, err := r.Nesting(ctx, rel)
 	if err != nil {
 		return err
 	}
-	for _, p := range ptrs {
-		if strings.HasPrefix(rel, p+"/") {
-			return fmt.Errorf("%s: inside %s, which is tracked as a whole; import to a path outside it", rel, p)
-		}
-		if strings.HasPrefix(p, rel+"/") {
-			return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, p)
-		}
+	if inside != "" {
+		return fmt.Errorf("%s: inside %s, which is tracked as a whole; import to a path outside it", rel, inside)
+	}
+	if contains != "" {
+		return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, contains)
 	}
 	return nil
 }
@@ -202,8 +201,8 @@ func fetcherFor(o Options) (fetcher, error) {
 // annotator records, for new content, an import record and a version of
 // the data whose parent it is; content that did not change records
 // nothing and keeps the pointer's version.
-func annotator(rc *lineage.Recorder, rel string, res *Result, fetchedAt time.Time) func(context.Context, objects.Putter, *workspace.Pointer, *workspace.Pointer) (func(context.Context) error, error) {
-	return func(ctx context.Context, w objects.Putter, p, prev *workspace.Pointer) (func(context.Context) error, error) {
+func annotator(rc *lineage.Recorder, rel string, res *Result, fetchedAt time.Time) func(context.Context, objects.Putter, *pointer.Pointer, *pointer.Pointer) (func(context.Context) error, error) {
+	return func(ctx context.Context, w objects.Putter, p, prev *pointer.Pointer) (func(context.Context) error, error) {
 		res.Data = p.OID
 		if prev != nil && prev.OID == p.OID && !prev.Record.IsZero() && prev.Meta["source"] == p.Meta["source"] {
 			res.UpToDate, res.Version = true, prev.Record

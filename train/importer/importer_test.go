@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 )
@@ -87,7 +88,7 @@ func TestImportHTTP(t *testing.T) {
 	if b, _ := os.ReadFile(r.Abs("raw/data.csv")); string(b) != "a,b\n1,2\n" {
 		t.Fatalf("content %q", b)
 	}
-	p, err := workspace.ReadPointer(r.Abs("raw/data.csv") + workspace.PointerExt)
+	p, err := pointer.Read(r.Abs("raw/data.csv") + pointer.Ext)
 	if err != nil {
 		t.Fatal(err)
 	}

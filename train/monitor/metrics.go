@@ -54,6 +54,7 @@ type Observation struct {
 	Model    string             `json:"model"`
 	Alias    string             `json:"alias,omitempty"`
 	Version  objects.ID         `json:"version"`
+	Number   int                `json:"number,omitempty"` // the version's number (v3), when known
 	Observed time.Time          `json:"observed"`
 	Recorded time.Time          `json:"recorded"`
 	File     string             `json:"file,omitempty"`
@@ -86,7 +87,7 @@ func Log(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, cfg *work
 	if err != nil {
 		return nil, err
 	}
-	h, err := ResolveModel(ctx, r.Store, rc.Refs, o.Model)
+	h, err := ResolveModel(ctx, r, rc.Refs, o.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +109,18 @@ func Log(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, cfg *work
 	if err != nil {
 		return nil, err
 	}
-	return observation(id, rec, ths), nil
+	ob := observation(id, rec, ths)
+	ob.Number = h.Number
+	return ob, nil
+}
+
+// VersionLabel is how output names the observation's version: v3, or a
+// short record id.
+func (ob *Observation) VersionLabel() string {
+	if ob.Number > 0 {
+		return fmt.Sprintf("v%d", ob.Number)
+	}
+	return ob.Version.Short()
 }
 
 // observation reads a production metrics record; nil when rec is not one.
@@ -143,19 +155,24 @@ func breaches(values map[string]float64, ths []Threshold) []Breach {
 	return out
 }
 
-// History returns the production metrics recorded for model (every
-// version), newest observation first, with the thresholds of cfg's
-// promotion rules they break.
-func History(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace.Config, model string) ([]*Observation, error) {
+// History returns the production metrics recorded for the model name
+// names, newest observation first, with the thresholds of cfg's promotion
+// rules they break: for every version when name is the model's name, else
+// (MODEL@ALIAS, MODEL@vN, a version's id or path) for that version only.
+func History(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *workspace.Config, name string) ([]*Observation, error) {
 	ths, err := LoadThresholds(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rs.Get(lineage.RefFor(lineage.TypeModel, model)); errors.Is(err, refs.ErrNotFound) {
-		return nil, fmt.Errorf("%s: no model of that name (see dv models): %w", model, ErrNotModel)
-	} else if err != nil {
+	h, err := ResolveModel(ctx, r, rs, name)
+	if err != nil {
 		return nil, err
 	}
+	var only objects.ID
+	if name != h.Model {
+		only = h.Version
+	}
+	s, model := r.Store, h.Model
 	head, err := rs.Get(ObservedRef(model))
 	if errors.Is(err, refs.ErrNotFound) {
 		return []*Observation{}, nil
@@ -165,6 +182,7 @@ func History(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspa
 	}
 	out := []*Observation{}
 	seen := map[objects.ID]bool{}
+	numbers := map[objects.ID]int{}
 	for id := head; !id.IsZero() && !seen[id]; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -174,7 +192,15 @@ func History(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspa
 		if err != nil {
 			return nil, fmt.Errorf("%s: record %s: %w", ObservedRef(model), id.Short(), err)
 		}
-		if ob := observation(id, rec, ths); ob != nil {
+		if ob := observation(id, rec, ths); ob != nil && (only.IsZero() || ob.Version == only) {
+			n, ok := numbers[ob.Version]
+			if !ok {
+				if v, err := lineage.Load(ctx, s, ob.Version); err == nil {
+					n = v.Number
+				}
+				numbers[ob.Version] = n
+			}
+			ob.Number = n
 			out = append(out, ob)
 		}
 		id = rec.Previous

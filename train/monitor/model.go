@@ -12,23 +12,21 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
-
-// AliasPrefix starts the refs of aliases: aliases/MODEL/ALIAS names the
-// model version that holds ALIAS.
-const AliasPrefix = "aliases/"
 
 // Holder is one model version named by a user or held by an alias.
 type Holder struct {
 	Model   string          `json:"model"`
 	Alias   string          `json:"alias,omitempty"` // "" when the version was named without an alias
 	Version objects.ID      `json:"version"`
+	Number  int             `json:"number,omitempty"` // vN, when known
 	Record  *lineage.Record `json:"-"`
 }
 
@@ -40,88 +38,39 @@ func (h *Holder) Label() string {
 	return h.Model
 }
 
+// Short is how output names the version: v3, or a short record id.
+func (h *Holder) Short() string {
+	if h.Number > 0 {
+		return fmt.Sprintf("v%d", h.Number)
+	}
+	return h.Version.Short()
+}
+
 // ErrNotModel is a name that does not resolve to a model version.
 var ErrNotModel = errors.New("not a model")
 
-// ResolveModel finds the model version a user names: MODEL (the latest
-// version, models/MODEL), MODEL@ALIAS (aliases/MODEL/ALIAS), MODEL@vN (the
-// Nth version), or MODEL@ID (a record id or prefix of one of MODEL's
-// versions).
-//
-// TODO(registry): replace with the registry's one resolver once it lands.
-func ResolveModel(ctx context.Context, s *objects.Store, rs *refs.Store, spec string) (*Holder, error) {
-	model, at, hasAt := strings.Cut(spec, "@")
-	if model == "" || hasAt && at == "" {
-		return nil, fmt.Errorf("%q: name a model as MODEL or MODEL@ALIAS", spec)
-	}
-	latest, err := rs.Get(lineage.RefFor(lineage.TypeModel, model))
-	if errors.Is(err, refs.ErrNotFound) {
-		return nil, fmt.Errorf("%s: no model of that name (see dv models): %w", model, ErrNotModel)
-	}
+// ResolveModel finds the model version a user names, by the one resolver
+// (registry.Resolve): MODEL (its latest version), MODEL@ALIAS, MODEL@vN,
+// or a version's record id.
+func ResolveModel(ctx context.Context, r *workspace.Repo, rs *refs.Store, spec string) (*Holder, error) {
+	t, err := registry.Resolve(ctx, r, rs, spec)
 	if err != nil {
 		return nil, err
 	}
-	h := &Holder{Model: model, Version: latest}
-	switch {
-	case !hasAt:
-	case len(at) > 1 && at[0] == 'v' && isDigits(at[1:]):
-		n, _ := strconv.Atoi(at[1:])
-		chain, err := versions(ctx, s, latest)
-		if err != nil {
-			return nil, err
-		}
-		if n < 1 || n > len(chain) {
-			return nil, fmt.Errorf("%s: %s has %d versions: %w", spec, model, len(chain), ErrNotModel)
-		}
-		h.Version = chain[len(chain)-n]
-	default:
-		id, err := rs.Get(AliasPrefix + model + "/" + at)
-		if err == nil {
-			h.Alias, h.Version = at, id
-			break
-		}
-		if !errors.Is(err, refs.ErrNotFound) && refs.ValidName(AliasPrefix+model+"/"+at) == nil {
-			return nil, err
-		}
-		id, rerr := s.Resolve(at)
-		if len(at) < 8 || rerr != nil {
-			return nil, fmt.Errorf("%s: %s has no alias %s (see dv models %s): %w", spec, model, at, model, ErrNotModel)
-		}
-		h.Version = id
-	}
-	rec, err := lineage.Load(ctx, s, h.Version)
+	rec, err := lineage.Load(ctx, r.Store, t.ID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", spec, err)
 	}
-	if rec.Type != lineage.TypeModel || rec.Name != model {
-		return nil, fmt.Errorf("%s: %s is a %s record, not a version of model %s: %w", spec, h.Version.Short(), rec.Type, model, ErrNotModel)
+	if rec.Type != lineage.TypeModel {
+		return nil, fmt.Errorf("%s: %s is a %s record, not a model version: %w", spec, t.ID.Short(), rec.Type, ErrNotModel)
 	}
-	h.Record = rec
-	return h, nil
+	return &Holder{Model: rec.Name, Alias: t.Alias, Version: t.ID, Number: rec.Number, Record: rec}, nil
 }
 
-// versions returns the chain of versions ending at latest, newest first.
-func versions(ctx context.Context, s *objects.Store, latest objects.ID) ([]objects.ID, error) {
-	var out []objects.ID
-	seen := map[objects.ID]bool{}
-	for id := latest; !id.IsZero() && !seen[id]; {
-		seen[id] = true
-		rec, err := lineage.Load(ctx, s, id)
-		if err != nil {
-			return nil, fmt.Errorf("model version %s: %w", id.Short(), err)
-		}
-		if rec.Type != lineage.TypeModel {
-			break
-		}
-		out = append(out, id)
-		id = rec.Previous
-	}
-	return out, nil
-}
-
-// Holders returns the model versions that hold an alias
-// (aliases/MODEL/ALIAS), sorted by model and alias, and the latest version
-// of each model that has no alias at all. With model set, only its.
+// Holders returns the model versions that hold an alias (by the
+// registry's event chain), sorted by model and alias, and the latest
+// version of each model that has no alias holder. With model set, only
+// its.
 func Holders(ctx context.Context, s *objects.Store, rs *refs.Store, model string) ([]*Holder, error) {
 	names, ids, err := rs.List()
 	if err != nil {
@@ -130,19 +79,30 @@ func Holders(ctx context.Context, s *objects.Store, rs *refs.Store, model string
 	var out []*Holder
 	aliased := map[string]bool{}
 	for _, n := range names {
-		rest, ok := strings.CutPrefix(n, AliasPrefix)
+		rest, ok := strings.CutPrefix(n, registry.AliasesPrefix)
 		if !ok {
 			continue
 		}
 		i := strings.LastIndex(rest, "/")
-		if i < 0 || model != "" && rest[:i] != model {
+		if i < 0 || model != "" && rest[:i] != refs.SafeRefPart(model) {
 			continue
 		}
-		out = append(out, &Holder{Model: rest[:i], Alias: rest[i+1:], Version: ids[n]})
-		aliased[rest[:i]] = true
+		m := rest[:i]
+		if model != "" {
+			m = model
+		}
+		hd, err := registry.HolderOf(ctx, s, rs, m, rest[i+1:])
+		if err != nil {
+			return nil, err
+		}
+		if hd.Version.IsZero() {
+			continue
+		}
+		out = append(out, &Holder{Model: m, Alias: hd.Alias, Version: hd.Version, Number: hd.Number})
+		aliased[m] = true
 	}
 	for _, n := range names {
-		m, ok := strings.CutPrefix(n, "models/")
+		m, ok := strings.CutPrefix(n, registry.ModelsPrefix)
 		if !ok || aliased[m] || model != "" && m != model {
 			continue
 		}
@@ -156,7 +116,7 @@ func Holders(ctx context.Context, s *objects.Store, rs *refs.Store, model string
 		if err != nil {
 			return nil, fmt.Errorf("%s: version %s: %w", h.Label(), h.Version.Short(), err)
 		}
-		h.Record = rec
+		h.Record, h.Number = rec, rec.Number
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Model != out[j].Model {
@@ -166,5 +126,3 @@ func Holders(ctx context.Context, s *objects.Store, rs *refs.Store, model string
 	})
 	return out, nil
 }
-
-func isDigits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }

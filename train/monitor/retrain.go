@@ -14,6 +14,7 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Meta keys of a run made by dv retrain.
@@ -39,23 +40,46 @@ type RetrainResult struct {
 	OldRun  objects.ID       `json:"old_run"`
 	Reasons []Reason         `json:"reasons"`
 	Run     *train.RunResult `json:"run"`
+	Number  int              `json:"number,omitempty"` // the new model version's number (v4), when known
+
+	// Options repeat the old run (PlanRetrain).
+	Options train.RunOptions `json:"-"`
 }
 
 // ErrNoRun is a model version that no recorded run made.
 var ErrNoRun = errors.New("no recorded run")
 
-// Retrain re-runs the recorded run of the model version o names, with the
-// same command, params (o.Params override) and input paths, whose data
-// must be the newest versions (their refs'); the new run's record names
-// the old run and the reasons the version is stale (Parents and Meta).
+// Retrain re-runs the recorded run of the model version o names (see
+// PlanRetrain) with rn, and numbers the candidate it made.
 func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o RetrainOptions) (*RetrainResult, error) {
-	s, rs := rn.Repo.Store, rn.Rec.Refs
-	h, err := retrainHolder(ctx, s, rs, cfg, o)
+	res, err := PlanRetrain(ctx, rn.Repo, rn.Rec.Refs, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	res.Run, err = rn.Run(ctx, res.Options)
+	if err == nil && !res.Run.Model.IsZero() {
+		if v, lerr := lineage.Load(ctx, rn.Repo.Store, res.Run.Model); lerr == nil {
+			res.Number = v.Number
+		}
+	}
+	return res, err
+}
+
+// PlanRetrain finds the model version o names and the run that made it,
+// and returns the options that repeat it (res.Options): the same command,
+// params (o.Params override) and input paths, whose data must be the
+// newest versions (their refs'), with the old run and the records of the
+// reasons the version is stale as more parents, and Meta retrain.of and
+// retrain.reason. It runs nothing: Retrain runs it here, dv retrain --on
+// on a compute target.
+func PlanRetrain(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *workspace.Config, o RetrainOptions) (*RetrainResult, error) {
+	s := r.Store
+	h, err := retrainHolder(ctx, r, rs, cfg, o)
 	if err != nil {
 		return nil, err
 	}
 	if h.Record.Run.IsZero() {
-		return nil, fmt.Errorf("%s (version %s) was not made by dv train: %w to repeat", h.Label(), h.Version.Short(), ErrNoRun)
+		return nil, fmt.Errorf("%s (version %s) was not made by dv train: %w to repeat", h.Label(), h.Short(), ErrNoRun)
 	}
 	old, err := lineage.Load(ctx, s, h.Record.Run)
 	if err != nil {
@@ -79,7 +103,7 @@ func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o Ret
 	res := &RetrainResult{Holder: h, OldRun: h.Record.Run}
 	res.Reasons = check(g, ids, h, Policy{On: AllReasons}, ths)
 	ro := runOptions(o, old, h)
-	if err := newestInputs(ctx, rn.Repo, g, ids, ro.Deps); err != nil {
+	if err := newestInputs(ctx, r, g, ids, ro.Deps); err != nil {
 		return nil, err
 	}
 	ro.Parents = []objects.ID{h.Record.Run}
@@ -92,23 +116,29 @@ func Retrain(ctx context.Context, rn *train.Runner, cfg *workspace.Config, o Ret
 		why = []string{"requested: no reason found (dv status --stale)"}
 	}
 	ro.Meta = map[string]string{MetaRetrainOf: h.Record.Run.String(), MetaRetrainReason: strings.Join(why, "; ")}
-	res.Run, err = rn.Run(ctx, ro)
-	return res, err
+	res.Options = ro
+	return res, nil
 }
 
 // retrainHolder finds the version to re-run.
-func retrainHolder(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace.Config, o RetrainOptions) (*Holder, error) {
+func retrainHolder(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *workspace.Config, o RetrainOptions) (*Holder, error) {
 	if strings.Contains(o.Model, "@") {
 		return nil, fmt.Errorf("%s: name the model alone and the alias with --alias", o.Model)
 	}
 	if o.Alias != "" {
-		return ResolveModel(ctx, s, rs, o.Model+"@"+o.Alias)
+		return ResolveModel(ctx, r, rs, o.Model+"@"+o.Alias)
 	}
 	alias := DefaultAlias(cfg)
-	if _, err := rs.Get(AliasPrefix + o.Model + "/" + alias); err == nil {
-		return ResolveModel(ctx, s, rs, o.Model+"@"+alias)
+	if hd, err := registry.HolderOf(ctx, r.Store, rs, o.Model, alias); err != nil {
+		return nil, err
+	} else if !hd.Version.IsZero() {
+		return ResolveModel(ctx, r, rs, o.Model+"@"+alias)
 	}
-	return ResolveModel(ctx, s, rs, o.Model)
+	h, err := ResolveModel(ctx, r, rs, o.Model)
+	if err == nil && h.Model != o.Model {
+		return nil, fmt.Errorf("%s: not a model name: %w", o.Model, ErrNotModel)
+	}
+	return h, err
 }
 
 // runOptions repeats the old run: command, params, inputs, outputs.
@@ -157,19 +187,4 @@ func newestInputs(ctx context.Context, r *workspace.Repo, g *lineage.Graph, ids 
 		}
 	}
 	return nil
-}
-
-// DefaultAlias is dv.yaml's promotion.alias, or production.
-func DefaultAlias(cfg *workspace.Config) string {
-	if cfg != nil {
-		if n := cfg.Node("promotion"); n != nil {
-			var p struct {
-				Alias string `yaml:"alias"`
-			}
-			if n.Decode(&p) == nil && p.Alias != "" {
-				return p.Alias
-			}
-		}
-	}
-	return "production"
 }

@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 )
-
-// TypeDrift is the record type of a drift check (dv drift).
-const TypeDrift = "drift"
 
 // Reason is one reason a model version is stale.
 type Reason struct {
@@ -138,32 +136,33 @@ func inChain(g *lineage.Graph, id, old objects.ID) bool {
 	return false
 }
 
-// drifted returns the drift reason when the latest drift check naming h's
-// version found drift.
+// drifted returns the drift reason when the latest drift check whose
+// reference was h's version's training data (the record's model) found
+// drift.
 func drifted(g *lineage.Graph, h *Holder) *Reason {
-	for _, e := range g.Log(lineage.Filter{Types: []string{TypeDrift}}) {
-		if !slices.Contains(e.Parents, h.Version) && e.Meta["model"] != h.Model {
+	for _, e := range g.Log(lineage.Filter{Types: []string{lineage.TypeDrift}}) {
+		if e.Model != h.Version {
 			continue
 		}
-		if !driftFound(e.Record) {
+		if e.Drift == nil || !e.Drift.Detected {
 			return nil // the latest check found none
 		}
-		return &Reason{Kind: ReasonDrift, Record: e.ID,
-			Detail: fmt.Sprintf("drift check %s (%s) found drift", e.ID.Short(), e.Time.UTC().Format("2006-01-02 15:04"))}
+		detail := fmt.Sprintf("drift check %s (%s) found drift in %d of %d columns", e.ID.Short(),
+			e.Time.UTC().Format("2006-01-02 15:04"), e.Drift.Drifted, e.Drift.Checked)
+		var cols []string
+		for _, c := range e.Drift.Columns {
+			if c.Drift {
+				cols = append(cols, c.Column)
+			}
+		}
+		if len(cols) > 0 {
+			detail += ": " + strings.Join(cols, ", ")
+		}
+		share := float64(e.Drift.Drifted) / float64(max(e.Drift.Checked, 1))
+		return &Reason{Kind: ReasonDrift, Record: e.ID, Detail: detail, Metric: "drift_share",
+			Value: &share, Bound: &e.Drift.Share}
 	}
 	return nil
-}
-
-// driftFound reads a drift record's verdict.
-//
-// TODO(drift): the drift record's format is train/drift's; this reads the
-// likely fields until it lands.
-func driftFound(r *lineage.Record) bool {
-	switch r.Status {
-	case "drift", "drifted", "drift detected":
-		return true
-	}
-	return r.Meta["drift"] == "true"
 }
 
 // metricBreaches lists, per metric, the latest production value recorded

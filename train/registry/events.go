@@ -86,6 +86,9 @@ func appendEvent(ctx context.Context, rc *lineage.Recorder, model string, base o
 		}
 		pp := p
 		rec := &lineage.Record{Type: lineage.TypePromotion, Name: model, Previous: head.ID, Promotion: &pp}
+		if rec.Skip, err = lineage.SkipFor(ctx, rc.Store, head.ID, p.Seq, lineage.EventNumber); err != nil {
+			return objects.ID{}, err
+		}
 		if !p.To.IsZero() {
 			rec.Parents = []objects.ID{p.To}
 		}

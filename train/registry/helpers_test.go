@@ -10,6 +10,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	gitrepo "github.com/dv-ml/dv/refs/git"
 )
 
 type project struct {
@@ -32,7 +33,7 @@ func newProject(t *testing.T) *project {
 	t.Cleanup(func() { _ = r.Close() })
 	rs := refs.Open(filepath.Join(r.Dir, "refs"))
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: refs.Context{Name: "Ada"},
+	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: gitrepo.Context{Name: "Ada"},
 		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
 	return &project{t: t, r: r, rs: rs, rc: rc}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 )
@@ -130,7 +131,7 @@ func resolvePath(r *workspace.Repo, name string) (Target, bool, error) {
 	if err != nil {
 		return Target{}, false, nil
 	}
-	p, err := workspace.ReadPointer(r.Abs(rel) + workspace.PointerExt)
+	p, err := pointer.Read(r.Abs(rel) + pointer.Ext)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid):
 		return Target{}, false, nil
@@ -268,17 +269,15 @@ func VersionNumber(ctx context.Context, s *objects.Store, rs *refs.Store, model 
 	if err != nil {
 		return objects.ID{}, fmt.Errorf("model %s: %w", model, err)
 	}
-	chain, err := lineage.LoadChain(ctx, s, head, func(r *lineage.Record) bool { return r.Number <= n })
+	id, rec, err := lineage.Seek(ctx, s, head, lineage.VersionNumber, func(r *lineage.Record) bool { return r.Number <= n })
 	if err != nil {
 		return objects.ID{}, fmt.Errorf("model %s: %w", model, err)
 	}
-	if len(chain) > 0 {
-		if l := chain[len(chain)-1]; l.Record.Number == n {
-			return l.ID, nil
-		}
-		if chain[0].Record.Number < n {
-			return objects.ID{}, fmt.Errorf("%s@v%d: %w: model %s has %d versions", model, n, ErrUnknownName, model, chain[0].Record.Number)
-		}
+	if rec != nil && rec.Number == n {
+		return id, nil
+	}
+	if head, err := lineage.Load(ctx, s, head); err == nil && head.Number < n {
+		return objects.ID{}, fmt.Errorf("%s@v%d: %w: model %s has %d versions", model, n, ErrUnknownName, model, head.Number)
 	}
 	return objects.ID{}, fmt.Errorf("%s@v%d: %w: no version numbered %d", model, n, ErrUnknownName, n)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 func TestResolveGrammar(t *testing.T) {
@@ -31,7 +31,7 @@ func TestResolveGrammar(t *testing.T) {
 	if err := os.WriteFile(p.r.Abs("fields.csv"), []byte("a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := workspace.WritePointer(p.r.Abs("fields.csv.dv"), &workspace.Pointer{Version: 1, Kind: "dataset",
+	if err := pointer.Write(p.r.Abs("fields.csv.dv"), &pointer.Pointer{Version: 1, Kind: "dataset",
 		Type: "file", OID: objects.Hash(objects.TypeBlob, []byte("a\n")), Size: 2, Files: 1, Record: soil}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +123,14 @@ func TestVersionNumbers(t *testing.T) {
 		}
 		if rec.Number != i {
 			t.Fatalf("version %d has number %d", i, rec.Number)
+		}
+		if want := i & (i - 1); want == 0 && !rec.Skip.IsZero() {
+			t.Fatalf("version %d skips", i)
+		} else if want > 0 {
+			sk, err := lineage.Load(ctx, p.r.Store, rec.Skip)
+			if err != nil || sk.Number != want {
+				t.Fatalf("version %d skips to %v (%v), want version %d", i, sk, err, want)
+			}
 		}
 	}
 	for _, n := range []int{1, 2, 150, 259, 260} {

@@ -320,7 +320,7 @@ func TestBrowserRendersReport(t *testing.T) {
 	if got, _ := res.dom["modelText"].(string); !strings.Contains(got, "<script>alert(1)</script>") {
 		t.Errorf("the hostile model name should show as text, got %q", got)
 	}
-	if w, _ := res.dom["graphWidth"].(float64); w < 600 {
+	if w, _ := res.dom["graphWidth"].(float64); w < 400 {
 		t.Errorf("lineage graph drawn %v px wide", w)
 	}
 	img, err := png.Decode(bytes.NewReader(res.screenshot))

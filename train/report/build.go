@@ -16,6 +16,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Options say which model the page is about.
@@ -57,29 +58,20 @@ func Build(ctx context.Context, r *workspace.Repo, rs *refs.Store, o Options) (*
 	if len(g.Missing()) > 0 {
 		d.Notes = append(d.Notes, fmt.Sprintf("%d records are not in the local store (dv pull fetches them); the page leaves them out", len(g.Missing())))
 	}
-	latest := ids["models/"+d.Model]
+	latest := ids[registry.ModelRef(d.Model)]
 	d.Versions = versions(g, latest)
 	nameOf := map[objects.ID]string{}
 	for _, v := range d.Versions {
 		id, _ := objects.ParseID(v.ID)
 		nameOf[id] = v.Name()
 	}
-	holder := objects.ID{}
-	for _, ref := range names {
-		alias, ok := aliasOf(ref, d.Model)
-		if !ok {
-			continue
-		}
-		for i := range d.Versions {
-			if d.Versions[i].ID == ids[ref].String() {
-				d.Versions[i].Aliases = append(d.Versions[i].Aliases, alias)
-			}
-		}
-		if alias == d.Alias {
-			holder = ids[ref]
-			d.Holder = nameOf[holder]
-		}
+	h, err := registry.HolderOf(ctx, r.Store, rs, d.Model, d.Alias)
+	if err != nil {
+		return nil, err
 	}
+	holder := h.Version
+	d.Holder = nameOf[holder]
+	readEvents(g, d, nameOf)
 	root := holder
 	if root.IsZero() {
 		root = latest
@@ -92,7 +84,6 @@ func Build(ctx context.Context, r *workspace.Repo, rs *refs.Store, o Options) (*
 			d.Lineage = graphOf(sg, root, nameOf)
 		}
 	}
-	readEvents(g, d, nameOf)
 	return d, nil
 }
 
@@ -120,12 +111,6 @@ func pickModel(want string, refNames []string) (string, error) {
 	return "", fmt.Errorf("the project has %d models (%s): name one, dv report MODEL", len(models), strings.Join(models, ", "))
 }
 
-// aliasOf reads an alias ref of model: aliases/MODEL/ALIAS.
-func aliasOf(ref, model string) (string, bool) {
-	a, ok := strings.CutPrefix(ref, "aliases/"+model+"/")
-	return a, ok && a != "" && !strings.Contains(a, "/")
-}
-
 // versions walks the model's chain of versions back from latest and
 // numbers them from the oldest, v1.
 func versions(g *lineage.Graph, latest objects.ID) []Version {
@@ -137,7 +122,7 @@ func versions(g *lineage.Graph, latest objects.ID) []Version {
 		if !ok || e.Record == nil {
 			break
 		}
-		v := Version{ID: id.String(), Time: e.Time, Commit: e.Commit, Metrics: e.Metrics}
+		v := Version{N: e.Number, ID: id.String(), Time: e.Time, Commit: e.Commit, Metrics: e.Metrics}
 		if run, ok := g.Entry(e.Run); ok && run.Record != nil {
 			v.Run = paramsText(run.Params)
 		}
@@ -146,7 +131,9 @@ func versions(g *lineage.Graph, latest objects.ID) []Version {
 	}
 	slices.Reverse(out)
 	for i := range out {
-		out[i].N = i + 1
+		if out[i].N == 0 {
+			out[i].N = i + 1
+		}
 	}
 	return out
 }
@@ -209,7 +196,10 @@ func readConfig(root string, d *Data) error {
 	d.Project = str(c.Node("project"))
 	d.Goal = str(c.Node("goal"))
 	kpi := c.Node("kpi")
-	d.KPI = str(child(kpi, "name"))
+	d.KPI = str(child(kpi, "key")) // the metrics key that holds the KPI, when it differs from its name
+	if d.KPI == "" {
+		d.KPI = str(child(kpi, "name"))
+	}
 	if d.KPI == "" {
 		d.KPI = str(kpi)
 	}

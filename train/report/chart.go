@@ -61,7 +61,7 @@ type series struct {
 // lineChart scales the series (and the threshold, when not nil) into a
 // chart of the given size; xTicks are in data units.
 func lineChart(id, title string, w, h int, xTicks []Tick, ss []series, threshold *float64, thresholdLabel string) *Chart {
-	c := &Chart{ID: id, Title: title, Width: w, Height: h, X0: 56, Y0: 14, X1: float64(w) - 16, Y1: float64(h) - 30}
+	c := &Chart{ID: id, Title: title, Width: w, Height: h, X0: 56, Y0: 14, X1: float64(w) - 30, Y1: float64(h) - 30}
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, s := range ss {

@@ -83,7 +83,7 @@ figcaption span.s3{color:#9a6700}figcaption span.s4{color:#8250df}figcaption spa
 <section id="lineage-section">
 <h2>Lineage of {{if .Holder}}{{.Model}}@{{.Alias}} ({{.Holder}}){{else}}the latest version of {{.Model}}{{end}}</h2>
 {{with .Lineage}}
-<p class="legend sub"><span>data flows left to right: sources and data → runs → model</span><span>dashed: an earlier version</span></p>
+<p class="legend sub"><span>data flows top to bottom: sources and data → runs → model</span><span>dashed: an earlier version</span></p>
 <div class="scroll">
 <svg id="lineage" class="graph" xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" style="max-width:100%;height:auto" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="lineage graph">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>
@@ -142,7 +142,7 @@ figcaption span.s3{color:#9a6700}figcaption span.s4{color:#8250df}figcaption spa
 <h2>Latest drift check</h2>
 {{with .Drift}}
 <p class="sub">{{when .Time}} · reference {{.Reference}} · current {{.Current}} · {{if .Drifted}}<span class="yes">the data drifted</span>{{else}}<span class="no">no drift</span>{{end}}</p>
-<div class="scroll"><table id="drift"><thead><tr><th>column</th><th>type</th><th>method</th><th>statistic</th><th>threshold</th><th></th><th>drift</th></tr></thead><tbody>
+<div class="scroll"><table id="drift"><thead><tr><th>column</th><th>type</th><th>method</th><th>score</th><th>threshold</th><th></th><th>drift</th></tr></thead><tbody>
 {{range $.DriftRows}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td>{{.Method}}</td><td class="n">{{num .Statistic}}</td><td class="n">{{num .Threshold}}</td>
 <td><svg class="driftbar" width="166" height="14" viewBox="0 0 166 14"><rect class="bar{{if .Drift}} drift{{end}}" x="0" y="2" width="{{.Bar}}" height="10"></rect><line class="mark" x1="{{.Mark}}" y1="0" x2="{{.Mark}}" y2="14"></line></svg></td>
 <td>{{if .Drift}}<span class="yes">yes</span>{{else}}<span class="no">no</span>{{end}}</td></tr>

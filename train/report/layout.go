@@ -34,11 +34,11 @@ type Graph struct {
 
 const (
 	nodeW, nodeH = 210, 64
-	gapX, gapY   = 60, 18
+	gapX, gapY   = 24, 40 // between nodes of a layer, between layers
 	margin       = 12
 )
 
-// layout places the nodes in layers, left to right in the direction data
+// layout places the nodes in layers, top to bottom in the direction data
 // flows: a node's layer is the longest path to it from a node nothing
 // feeds (sources, imports), so every edge points right. Edges between
 // versions of one thing ("previous") do not push a node right. Within a
@@ -108,31 +108,30 @@ func layout(g *Graph) {
 		maxRows = max(maxRows, len(ns))
 	}
 	for _, n := range g.Nodes {
-		// Center each layer's column vertically.
-		off := (maxRows - len(layers[n.layer])) * (nodeH + gapY) / 2
-		n.X = margin + n.layer*(nodeW+gapX)
-		n.Y = margin + off + n.row*(nodeH+gapY)
+		// Center each layer's row horizontally.
+		off := (maxRows - len(layers[n.layer])) * (nodeW + gapX) / 2
+		n.X = margin + off + n.row*(nodeW+gapX)
+		n.Y = margin + n.layer*(nodeH+gapY)
 	}
-	g.Width = 2*margin + (maxLayer+1)*nodeW + maxLayer*gapX
-	g.Height = 2*margin + max(maxRows, 1)*nodeH + max(maxRows-1, 0)*gapY
+	g.Width = 2*margin + max(maxRows, 1)*nodeW + max(maxRows-1, 0)*gapX
+	g.Height = 2*margin + (maxLayer+1)*nodeH + maxLayer*gapY
 	for _, e := range g.Edges {
 		a, b := byID[e.From], byID[e.To]
 		if a == nil || b == nil {
 			continue
 		}
-		x1, y1 := a.X+nodeW, a.Y+nodeH/2
-		x2, y2 := b.X, b.Y+nodeH/2
-		if b.layer <= a.layer { // same layer (a previous version): loop around the side
-			x1, x2 = a.X+nodeW/2, b.X+nodeW/2
-			y1, y2 = a.Y+nodeH, b.Y
-			if b.Y < a.Y {
-				y1, y2 = a.Y, b.Y+nodeH
+		x1, y1 := a.X+nodeW/2, a.Y+nodeH
+		x2, y2 := b.X+nodeW/2, b.Y
+		if b.layer <= a.layer { // same layer (a previous version): from side to side
+			x1, y1, x2, y2 = a.X+nodeW, a.Y+nodeH/2, b.X, b.Y+nodeH/2
+			if b.X < a.X {
+				x1, x2 = a.X, b.X+nodeW
 			}
-			e.Path = fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", x1, y1, x1+40, y1, x2+40, y2, x2, y2)
+			e.Path = fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", x1, y1, x1, y1-30, x2, y2-30, x2, y2)
 			continue
 		}
-		mid := (x1 + x2) / 2
-		e.Path = fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", x1, y1, mid, y1, mid, y2, x2-2, y2)
+		mid := (y1 + y2) / 2
+		e.Path = fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", x1, y1, x1, mid, x2, mid, x2, y2-2)
 	}
 }
 

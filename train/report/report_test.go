@@ -125,12 +125,12 @@ func TestRenderSections(t *testing.T) {
 
 func TestLayoutLayers(t *testing.T) {
 	g := fixture("").Lineage
-	x := map[string]int{}
+	y := map[string]int{}
 	for _, n := range g.Nodes {
-		x[n.Title] = n.X
+		y[n.Title] = n.Y
 	}
 	// import and soil feed etl; etl makes curated; curated and labels feed
-	// the training run; the run makes the model: every edge points right.
+	// the training run; the run makes the model: every edge points down.
 	for _, e := range g.Edges {
 		var from, to *GraphNode
 		for _, n := range g.Nodes {
@@ -141,15 +141,15 @@ func TestLayoutLayers(t *testing.T) {
 				to = n
 			}
 		}
-		if from.X >= to.X {
-			t.Errorf("edge %s -> %s points left (x %d -> %d)", from.Title, to.Title, from.X, to.X)
+		if from.Y >= to.Y {
+			t.Errorf("edge %s -> %s points up (y %d -> %d)", from.Title, to.Title, from.Y, to.Y)
 		}
 		if e.Path == "" {
 			t.Errorf("edge %s -> %s has no path", from.Title, to.Title)
 		}
 	}
-	if x["raw/soil"] != x["raw/gps.csv"] || x["curated/fields.csv"] <= x["etl"] || x["crop (model/crop.json)"] <= x["crop"] {
-		t.Errorf("layers: %v", x)
+	if y["raw/soil"] != y["raw/gps.csv"] || y["curated/fields.csv"] <= y["etl"] || y["crop (model/crop.json)"] <= y["crop"] {
+		t.Errorf("layers: %v", y)
 	}
 	for _, n := range g.Nodes {
 		if n.X+nodeW > g.Width || n.Y+nodeH > g.Height {

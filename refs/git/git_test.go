@@ -1,4 +1,4 @@
-package refs
+package gitrepo
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // tstGit runs git in dir with a fixed identity and no user configuration.
@@ -31,26 +31,26 @@ func tstGit(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func tstWritePointer(t testing.TB, root, rel string, p *workspace.Pointer) {
+func tstWritePointer(t testing.TB, root, rel string, p *pointer.Pointer) {
 	t.Helper()
-	path := filepath.Join(root, filepath.FromSlash(rel)+workspace.PointerExt)
+	path := filepath.Join(root, filepath.FromSlash(rel)+pointer.Ext)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := workspace.WritePointer(path, p); err != nil {
+	if err := pointer.Write(path, p); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func tstPtr(seed string, typ string) *workspace.Pointer {
+func tstPtr(seed string, typ string) *pointer.Pointer {
 	t := objects.TypeTree
 	if typ == objects.EntryFile {
 		t = objects.TypeBlob
 	}
-	return &workspace.Pointer{Kind: "dataset", Type: typ, OID: objects.Hash(t, []byte(seed)), Size: 1, Files: 1}
+	return &pointer.Pointer{Kind: "dataset", Type: typ, OID: objects.Hash(t, []byte(seed)), Size: 1, Files: 1}
 }
 
-func tstOIDs(m map[string]*workspace.Pointer) map[string]objects.ID {
+func tstOIDs(m map[string]*pointer.Pointer) map[string]objects.ID {
 	out := map[string]objects.ID{}
 	for k, p := range m {
 		out[k] = p.OID
@@ -67,7 +67,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 	root := t.TempDir()
 	tstGit(t, root, "init", "-q", "-b", "main")
 
-	g, err := OpenGit(root)
+	g, err := Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 		t.Fatalf("HistoryRoots with no commits: %v, %v", ids, err)
 	}
 
-	v1 := map[string]*workspace.Pointer{
+	v1 := map[string]*pointer.Pointer{
 		"data":          tstPtr("data v1", objects.EntryDir),
 		"models/m.bin":  tstPtr("model v1", objects.EntryFile),
 		"deep/a/b/c/ds": tstPtr("deep", objects.EntryDir),
@@ -92,7 +92,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 	tstGit(t, root, "add", "-A")
 	tstGit(t, root, "commit", "-q", "-m", "v1")
 
-	v2 := map[string]*workspace.Pointer{
+	v2 := map[string]*pointer.Pointer{
 		"data":          tstPtr("data v2", objects.EntryDir),
 		"models/m.bin":  v1["models/m.bin"],
 		"deep/a/b/c/ds": v1["deep/a/b/c/ds"],
@@ -115,7 +115,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 	tstGit(t, root, "commit", "-q", "-m", "side")
 	tstGit(t, root, "checkout", "-q", "main")
 
-	g, err = OpenGit(root)
+	g, err = Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestGitPointersAndHistory(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		rev  string
-		want map[string]*workspace.Pointer
+		want map[string]*pointer.Pointer
 	}{
 		{"HEAD~1", v1},
 		{"HEAD", v2},
@@ -179,7 +179,7 @@ func TestGitSubdirectoryRoot(t *testing.T) {
 	tstGit(t, repo, "add", "-A")
 	tstGit(t, repo, "commit", "-q", "-m", "one")
 
-	g, err := OpenGit(filepath.Join(repo, "proj"))
+	g, err := Open(filepath.Join(repo, "proj"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +196,9 @@ func TestGitSubdirectoryRoot(t *testing.T) {
 	}
 }
 
-func TestOpenGitOutsideARepository(t *testing.T) {
+func TestOpenOutsideARepository(t *testing.T) {
 	t.Parallel()
-	if _, err := OpenGit(t.TempDir()); !errors.Is(err, ErrNoGit) {
+	if _, err := Open(t.TempDir()); !errors.Is(err, ErrNoGit) {
 		t.Fatalf("OpenGit outside git: %v, want ErrNoGit", err)
 	}
 }

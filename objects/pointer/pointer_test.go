@@ -1,4 +1,4 @@
-package workspace
+package pointer
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ func TestPointerRoundTrip(t *testing.T) {
 		if !bytes.Contains(b, []byte("oid: "+p.OID.String()+"\n")) {
 			t.Fatalf("oid not written as hex:\n%s", b)
 		}
-		got, err := DecodePointer(b)
+		got, err := Decode(b)
 		if err != nil {
 			t.Fatalf("decode:\n%s\n%v", b, err)
 		}
@@ -61,7 +61,7 @@ func TestPointerKeepsUnknownKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = append(b, "zz_future: {nested: [1, 2, three]}\naa_later: yes please\n"...)
-	got, err := DecodePointer(b)
+	got, err := Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestPointerKeepsUnknownKeys(t *testing.T) {
 	if strings.Index(s, "aa_later") < strings.Index(s, "meta:") {
 		t.Fatalf("unknown keys should follow the known ones:\n%s", s)
 	}
-	again, err := DecodePointer(out)
+	again, err := Decode(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestPointerKeepsUnknownKeys(t *testing.T) {
 	}
 }
 
-func TestDecodePointerRefuses(t *testing.T) {
+func TestDecodeRefuses(t *testing.T) {
 	t.Parallel()
 	oid := objects.Hash(objects.TypeTree, []byte("x")).String()
 	ptr := func(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
@@ -124,13 +124,13 @@ func TestDecodePointerRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if p, err := DecodePointer([]byte(tc.in)); err == nil {
+			if p, err := Decode([]byte(tc.in)); err == nil {
 				t.Fatalf("accepted %q: %+v", tstTruncate(tc.in), p)
 			}
 		})
 	}
 	good := ptr("version: 1", "kind: dataset", "type: dir", "oid: "+oid)
-	if _, err := DecodePointer([]byte(good)); err != nil {
+	if _, err := Decode([]byte(good)); err != nil {
 		t.Fatalf("good pointer refused: %v", err)
 	}
 }
@@ -166,37 +166,37 @@ func TestPointerEncodeRefuses(t *testing.T) {
 	}
 }
 
-func TestReadWritePointer(t *testing.T) {
+func TestReadWrite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "data"+PointerExt)
+	path := filepath.Join(dir, "data"+Ext)
 	p := tstPointer()
-	if err := WritePointer(path, p); err != nil {
+	if err := Write(path, p); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadPointer(path)
+	got, err := Read(path)
 	if err != nil || !reflect.DeepEqual(got, p) {
-		t.Fatalf("ReadPointer: %+v, %v", got, err)
+		t.Fatalf("Read: %+v, %v", got, err)
 	}
-	big := filepath.Join(dir, "big"+PointerExt)
+	big := filepath.Join(dir, "big"+Ext)
 	if err := os.WriteFile(big, bytes.Repeat([]byte("# comment\n"), 200_000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPointer(big); err == nil || !strings.Contains(err.Error(), big) {
+	if _, err := Read(big); err == nil || !strings.Contains(err.Error(), big) {
 		t.Fatalf("oversized pointer: %v (want an error naming the file)", err)
 	}
-	bad := filepath.Join(dir, "bad"+PointerExt)
+	bad := filepath.Join(dir, "bad"+Ext)
 	if err := os.WriteFile(bad, []byte("version: 1\nkind: nope\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPointer(bad); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := Read(bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("bad pointer: %v (want an error naming the file)", err)
 	}
-	if _, err := ReadPointer(filepath.Join(dir, "missing.dv")); !os.IsNotExist(err) {
+	if _, err := Read(filepath.Join(dir, "missing.dv")); !os.IsNotExist(err) {
 		t.Fatalf("missing pointer: %v", err)
 	}
-	if err := WritePointer(filepath.Join(dir, "x.dv"), &Pointer{}); err == nil {
-		t.Fatal("WritePointer wrote an invalid pointer")
+	if err := Write(filepath.Join(dir, "x.dv"), &Pointer{}); err == nil {
+		t.Fatal("Write wrote an invalid pointer")
 	}
 }
 
@@ -209,9 +209,9 @@ func tstSameMeta(a, b map[string]string) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// FuzzDecodePointer: no panic; an accepted pointer encodes, and the
+// FuzzDecode: no panic; an accepted pointer encodes, and the
 // encoding is a fixed point of decode+encode.
-func FuzzDecodePointer(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, p := range []*Pointer{tstPointer(), {Kind: "other", Type: objects.EntryFile, OID: objects.Hash(objects.TypeBlob, nil)}} {
 		b, err := p.Encode()
 		if err != nil {
@@ -223,18 +223,18 @@ func FuzzDecodePointer(f *testing.F) {
 	f.Add([]byte("version: 1\nkind: dataset\ntype: dir\npath: /etc\n"))
 	f.Add([]byte("{version: 1, kind: model, type: file, oid: " + objects.Hash(objects.TypeBlob, nil).String() + "}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := DecodePointer(b)
+		p, err := Decode(b)
 		if err != nil {
 			return
 		}
-		if p.OID.IsZero() || p.Version != PointerVersion {
+		if p.OID.IsZero() || p.Version != Version {
 			t.Fatalf("accepted a pointer without oid or with version %d", p.Version)
 		}
 		enc, err := p.Encode()
 		if err != nil {
 			t.Fatalf("accepted pointer does not encode: %v", err)
 		}
-		back, err := DecodePointer(enc)
+		back, err := Decode(enc)
 		if err != nil {
 			t.Fatalf("encoding does not decode: %v\n%s", err, enc)
 		}

@@ -1,7 +1,6 @@
-// Package workspace is the work-tree side of dv: pointer files, the stat
-// cache, and the add, status, checkout and diff operations that move data
-// between files on disk and the object store. It imports objects only.
-package workspace
+// Package pointer is the pointer-file format (docs/FORMATS.md): the small
+// YAML file at PATH.dv that git versions in place of the data at PATH.
+package pointer
 
 import (
 	"bytes"
@@ -15,12 +14,12 @@ import (
 	"github.com/dv-ml/dv/objects"
 )
 
-// PointerExt is the suffix of pointer files: data at PATH has its pointer
-// at PATH + PointerExt.
-const PointerExt = ".dv"
+// Ext is the suffix of pointer files: data at PATH has its pointer
+// at PATH + Ext.
+const Ext = ".dv"
 
-// PointerVersion is the pointer format version written by this code.
-const PointerVersion = 1
+// Version is the pointer format version written by this code.
+const Version = 1
 
 // Kinds of tracked data.
 var Kinds = []string{"dataset", "labels", "model", "other"}
@@ -46,13 +45,13 @@ type Pointer struct {
 	Extra map[string]any `yaml:",inline"`
 }
 
-// maxPointerSize bounds what is read from a pointer file.
-const maxPointerSize = 1 << 20
+// MaxSize bounds what is read from a pointer file.
+const MaxSize = 1 << 20
 
 // Encode returns the pointer file's bytes: version first, then the known
 // keys in a fixed order, then unknown keys sorted.
 func (p *Pointer) Encode() ([]byte, error) {
-	p.Version = PointerVersion
+	p.Version = Version
 	if err := p.check(); err != nil {
 		return nil, err
 	}
@@ -68,9 +67,9 @@ func (p *Pointer) Encode() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// DecodePointer parses and checks a pointer file's bytes.
-func DecodePointer(b []byte) (*Pointer, error) {
-	if len(b) > maxPointerSize {
+// Decode parses and checks a pointer file's bytes.
+func Decode(b []byte) (*Pointer, error) {
+	if len(b) > MaxSize {
 		return nil, fmt.Errorf("pointer file too large (%d bytes)", len(b))
 	}
 	var p Pointer
@@ -78,7 +77,7 @@ func DecodePointer(b []byte) (*Pointer, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("not a valid pointer file: %s", oneLine(err.Error()))
 	}
-	if p.Version != PointerVersion {
+	if p.Version != Version {
 		return nil, fmt.Errorf("unsupported pointer version %d", p.Version)
 	}
 	if err := p.check(); err != nil {
@@ -102,7 +101,7 @@ func (p *Pointer) check() error {
 	}
 	for k := range p.Extra {
 		if k == "path" {
-			return fmt.Errorf("pointer names a path; the data's path is the pointer's own without %s", PointerExt)
+			return fmt.Errorf("pointer names a path; the data's path is the pointer's own without %s", Ext)
 		}
 	}
 	return nil
@@ -117,16 +116,16 @@ func validKind(k string) bool {
 	return false
 }
 
-// ReadPointer reads and parses the pointer file at path.
-func ReadPointer(path string) (*Pointer, error) {
+// Read reads and parses the pointer file at path.
+func Read(path string) (*Pointer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b := make([]byte, maxPointerSize+1)
+	b := make([]byte, MaxSize+1)
 	n, _ := readFull(f, b)
-	p, err := DecodePointer(b[:n])
+	p, err := Decode(b[:n])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -145,13 +144,18 @@ func readFull(f *os.File, b []byte) (int, error) {
 	return n, nil
 }
 
-// WritePointer writes p to path atomically.
-func WritePointer(path string, p *Pointer) error {
+// Write writes p to path atomically.
+func Write(path string, p *Pointer) error {
 	b, err := p.Encode()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return objects.WriteFileAtomic(path, b, 0o644)
+}
+
+// Entry returns the tree entry a pointer describes.
+func (p *Pointer) Entry(name string) objects.TreeEntry {
+	return objects.TreeEntry{Name: name, Type: p.Type, ID: p.OID, Size: p.Size, Files: p.Files, Exec: p.Exec}
 }
 
 // SortedMeta returns the metadata keys in order.

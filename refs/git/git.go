@@ -1,4 +1,10 @@
-package refs
+// Package gitrepo reads the git repository that holds a dv project: the
+// pointer files of a revision, the pointers in all history (the roots of
+// gc and push --all-commits), the commit/tree/dirty/identity context that
+// records carry, the hooks directory and the origin's URL. It is the only
+// package that links go-git; refs itself knows only ref names and
+// compare-and-swap.
+package gitrepo
 
 import (
 	"context"
@@ -14,7 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // ErrNoGit means the project is not inside a git work tree.
@@ -27,8 +33,8 @@ type Git struct {
 	prefix string // the dv root relative to the git root, "" at the root
 }
 
-// OpenGit opens the git repository holding the dv root.
-func OpenGit(root string) (*Git, error) {
+// Open opens the git repository holding the dv root.
+func Open(root string) (*Git, error) {
 	repo, err := git.PlainOpenWithOptions(root, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, ErrNoGit
@@ -75,7 +81,7 @@ func (g *Git) Resolve(rev string) (*object.Commit, error) {
 // Pointers returns the pointer files of a revision, keyed by the data's
 // path relative to the dv root. A pointer that does not parse is an error
 // naming it.
-func (g *Git) Pointers(ctx context.Context, rev string) (map[string]*workspace.Pointer, error) {
+func (g *Git) Pointers(ctx context.Context, rev string) (map[string]*pointer.Pointer, error) {
 	c, err := g.Resolve(rev)
 	if err != nil {
 		return nil, err
@@ -84,19 +90,19 @@ func (g *Git) Pointers(ctx context.Context, rev string) (map[string]*workspace.P
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*workspace.Pointer{}
+	out := map[string]*pointer.Pointer{}
 	err = g.walk(ctx, tree, "", nil, func(p string, f *object.File) error {
 		ptr, err := readGitPointer(f)
 		if err != nil {
 			return fmt.Errorf("%s:%s: %w", rev, p, err)
 		}
-		out[strings.TrimSuffix(strings.TrimPrefix(p, g.prefix), workspace.PointerExt)] = ptr
+		out[strings.TrimSuffix(strings.TrimPrefix(p, g.prefix), pointer.Ext)] = ptr
 		return nil
 	})
 	return out, err
 }
 
-func readGitPointer(f *object.File) (*workspace.Pointer, error) {
+func readGitPointer(f *object.File) (*pointer.Pointer, error) {
 	if f.Size > 1<<20 {
 		return nil, fmt.Errorf("pointer file too large")
 	}
@@ -104,7 +110,7 @@ func readGitPointer(f *object.File) (*workspace.Pointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return workspace.DecodePointer([]byte(s))
+	return pointer.Decode([]byte(s))
 }
 
 // walk calls fn for each pointer file below the dv root in tree, skipping
@@ -134,7 +140,7 @@ func (g *Git) walk(ctx context.Context, t *object.Tree, dir string, seen map[plu
 			if err := g.walk(ctx, sub, p, seen, fn); err != nil {
 				return err
 			}
-		case e.Mode.IsFile() && strings.HasSuffix(e.Name, workspace.PointerExt) && strings.HasPrefix(p, g.prefix):
+		case e.Mode.IsFile() && strings.HasSuffix(e.Name, pointer.Ext) && strings.HasPrefix(p, g.prefix):
 			if seen != nil {
 				if seen[e.Hash] {
 					continue
@@ -199,4 +205,19 @@ func (g *Git) Head() (string, error) {
 		return "", err
 	}
 	return ref.Hash().String(), nil
+}
+
+// OriginURL returns the first URL of the origin remote of the git
+// repository holding root, as configured (it may hold credentials: redact
+// it before printing), or "" when there is none.
+func OriginURL(root string) string {
+	repo, err := git.PlainOpenWithOptions(root, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return ""
+	}
+	rem, err := repo.Remote("origin")
+	if err != nil || len(rem.Config().URLs) == 0 {
+		return ""
+	}
+	return rem.Config().URLs[0]
 }

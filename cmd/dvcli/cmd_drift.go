@@ -1,0 +1,226 @@
+package dvcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/pointer"
+	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/alert"
+	"github.com/dv-ml/dv/train/drift"
+	"github.com/dv-ml/dv/train/registry"
+)
+
+func cmdDrift(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "drift",
+		Usage: "per-column drift of current data against a reference (exit 5 when the data drifted)",
+		Description: "REF is tracked data (crop, crop.csv, a record id), DATA@vN, or MODEL@ALIAS / MODEL@vN for\n" +
+			"the data that model version was trained on (found through its run). CUR is a file or folder\n" +
+			"on disk (.csv, .tsv, .parquet) or tracked data as for REF. Each column gets the method dv.yaml's\n" +
+			"drift: section or --method names, else the default (KS, chi-square or z-test up to 1000\n" +
+			"reference rows; Wasserstein or Jensen-Shannon beyond). The data drifts when at least\n" +
+			"dataset_share (0.5) of the columns do: then dv drift exits 5. Each check is recorded (dv log).\n" +
+			"See docs/drift.md.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "reference", Aliases: []string{"r"}, Usage: "the reference `REF` (DATA[@VERSION] or MODEL@ALIAS)"},
+			&cli.StringFlag{Name: "current", Aliases: []string{"c"}, Usage: "the current data `CUR` (PATH or DATA@VERSION)"},
+			&cli.StringFlag{Name: "columns", Usage: "check only columns `C,...` (default: every column of the reference)"},
+			&cli.StringFlag{Name: "method", Aliases: []string{"m"}, Usage: "`METHOD` for every column: " + strings.Join(drift.Methods, ", ")},
+			&cli.StringFlag{Name: "threshold", Aliases: []string{"t"}, Usage: "drift threshold `X` for every column (a p-value for ks, chisquare, ztest; a distance otherwise)"},
+			&cli.StringFlag{Name: "memory", Usage: "memory `BYTES` for exact statistics (e.g. 64MiB); past it a quantile sketch is used", Value: "256MiB"},
+			notifyFlag(),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() > 0 {
+				return usagef("drift takes no arguments (use --reference and --current)")
+			}
+			opts, err := driftOptions(cmd)
+			if err != nil {
+				return err
+			}
+			return runDrift(ctx, e, cmd, opts)
+		},
+	}
+}
+
+// driftOptions parses the flags.
+func driftOptions(cmd *cli.Command) (drift.Options, error) {
+	opts := drift.Options{Method: cmd.String("method"), Threshold: math.NaN()}
+	if cmd.String("reference") == "" || cmd.String("current") == "" {
+		return opts, usagef("drift needs --reference REF and --current CUR")
+	}
+	if err := drift.CheckMethod(opts.Method); err != nil {
+		return opts, usagef("--method: %v", err)
+	}
+	if t := cmd.String("threshold"); t != "" {
+		v, err := strconv.ParseFloat(t, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return opts, usagef("--threshold %q: not a number ≥ 0", t)
+		}
+		opts.Threshold = v
+	}
+	if c := cmd.String("columns"); c != "" {
+		for _, name := range strings.Split(c, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				return opts, usagef("--columns %q: an empty column name", c)
+			}
+			opts.Columns = append(opts.Columns, strings.TrimSpace(name))
+		}
+	}
+	n, err := drift.ParseBytes(cmd.String("memory"))
+	if err != nil {
+		return opts, usagef("--memory: %v", err)
+	}
+	opts.MemoryBudget = n
+	return opts, nil
+}
+
+func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options) error {
+	r, err := openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cfg, err := workspace.LoadConfig(r.Root)
+	if err != nil {
+		return err
+	}
+	if opts.Config, err = drift.LoadConfig(cfg); err != nil {
+		return err
+	}
+	var refTarget registry.Target
+	if opts.Reference, refTarget, err = driftSource(ctx, r, cmd.String("reference"), false); err != nil {
+		return err
+	}
+	if opts.Current, _, err = driftSource(ctx, r, cmd.String("current"), true); err != nil {
+		return err
+	}
+	if opts.Recorder, err = newRecorder(ctx, r); err != nil {
+		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Hold the heap to the budget (plus room for buffers), so memory
+		// the sketches free is reused rather than grown past.
+		debug.SetMemoryLimit(opts.MemoryBudget + 48<<20)
+	}
+	rep, err := drift.Check(ctx, r, opts)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		err = e.printJSON(rep)
+	} else {
+		err = printDrift(e, rep)
+	}
+	if err != nil {
+		return err
+	}
+	var alertErr error
+	if rep.Drift.Detected {
+		ev := alert.Event{Event: alert.KindDrift, Verdict: "drift", Record: rep.Record.String(),
+			Metric: "drifted columns", Value: alert.Float(float64(rep.Drift.Drifted)),
+			Threshold: alert.Float(rep.Drift.Share * float64(rep.Drift.Checked)),
+			Reason:    fmt.Sprintf("%s of %s drifted from %s", lineage.DriftText(&rep.Drift), rep.Current.Path, rep.Name)}
+		if !rep.Model.IsZero() {
+			ev.Model, ev.Alias, ev.Version = refTarget.Model, refTarget.Alias, rep.Model.Short()
+			if refTarget.Number > 0 {
+				ev.Version = fmt.Sprintf("v%d", refTarget.Number)
+			}
+		}
+		alertErr = sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ev)
+	}
+	return errors.Join(alertErr, rep.Err()) // exit 5 on drift, with any alert error's line
+}
+
+// driftSource resolves REF or CUR: a file or folder on disk that is not
+// tracked (or, for CUR, any path on disk) is read as it is; anything else
+// is a name for the one resolver.
+func driftSource(ctx context.Context, r *workspace.Repo, arg string, current bool) (drift.Source, registry.Target, error) {
+	src := drift.Source{Name: arg}
+	if _, err := os.Stat(arg); err == nil {
+		_, perr := os.Stat(arg + pointer.Ext)
+		if current || perr != nil {
+			src.Path = arg
+			return src, registry.Target{}, nil
+		}
+	}
+	rs := localRefs(r)
+	t, err := registry.Resolve(ctx, r, rs, arg)
+	if err != nil {
+		// DATA@ID: a version of tracked data, by its record id.
+		i := strings.LastIndexByte(arg, '@')
+		if i <= 0 {
+			return src, t, err
+		}
+		data, verr := registry.ResolveID(ctx, r, rs, arg[:i])
+		if verr != nil {
+			return src, t, err
+		}
+		if t, verr = registry.Resolve(ctx, r, rs, arg[i+1:]); verr != nil {
+			return src, t, verr
+		}
+		if err := drift.SameData(ctx, r.Store, data, t.ID); err != nil {
+			return src, t, fmt.Errorf("%s: %w", arg, err)
+		}
+	}
+	src.Record = t.ID
+	return src, t, nil
+}
+
+func printDrift(e *env, rep *drift.Report) error {
+	if e.quiet {
+		return nil
+	}
+	d := rep.Drift
+	e.printf("reference %s  current %s\n", rep.Name, rep.Current.Path)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COLUMN\tTYPE\tROWS\tMISSING\tMETHOD\tSTATISTIC\tTHRESHOLD\tDRIFT")
+	for _, c := range d.Columns {
+		stat := formatScore(c)
+		yes := "no"
+		if c.Drift {
+			yes = "yes"
+		}
+		if c.ErrorBound > 0 {
+			stat += fmt.Sprintf(" (±%.2g)", c.ErrorBound)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%s\t%s\t%g\t%s\n", c.Column, c.Type, c.RefRows, c.CurRows,
+			c.RefMissing, c.CurMissing, c.Method, stat, c.Threshold, yes)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if d.Approximate {
+		e.printf("approximate: past the memory budget, numeric columns were summarized by a quantile sketch (rank error within ± the bound shown, as a share of rows)\n")
+	}
+	verdict := "no drift"
+	if d.Detected {
+		verdict = "DRIFT"
+	}
+	e.printf("%s: %d of %d columns drifted (dataset share %g)", verdict, d.Drifted, d.Checked, d.Share)
+	if !rep.Record.IsZero() {
+		e.printf("; recorded %s", rep.Record.Short())
+	}
+	e.printf("\n")
+	return nil
+}
+
+// formatScore shows what was compared with the threshold: p=... for a
+// test, the distance otherwise.
+func formatScore(c lineage.DriftColumn) string {
+	if c.PValue != nil {
+		return "p=" + strconv.FormatFloat(float64(*c.PValue), 'g', 4, 64)
+	}
+	return strconv.FormatFloat(float64(c.Score), 'g', 4, 64)
+}

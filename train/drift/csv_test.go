@@ -1,0 +1,161 @@
+package drift
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func readString(t *testing.T, name, csv string, ref *table) (*table, error) {
+	t.Helper()
+	b := &budget{limit: DefaultMemoryBudget, sketchK: SketchK}
+	if ref != nil {
+		b = ref.budget
+	}
+	tb := newTable(name, ref, nil, b)
+	err := readCSV(strings.NewReader(csv), tb, ',')
+	return tb, err
+}
+
+func TestCSVTypesAndMissing(t *testing.T) {
+	tb, err := readString(t, "ref.csv", "a,b,c\n1,x,\n2.5,\"y, z\",NA\n,\"say \"\"hi\"\"\",3\r\n-4e2,\"two\nlines\",nan\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.finish()
+	a, b, c := tb.cols["a"], tb.cols["b"], tb.cols["c"]
+	if !a.numeric || b.numeric || !c.numeric {
+		t.Fatalf("types: a %v b %v c %v, want numeric, categorical, numeric", a.numeric, b.numeric, c.numeric)
+	}
+	if a.rows != 4 || a.missing != 1 || c.missing != 3 {
+		t.Errorf("a rows %d missing %d, c missing %d; want 4, 1, 3", a.rows, a.missing, c.missing)
+	}
+	if got := a.sorted; len(got) != 3 || got[0] != -400 || got[2] != 2.5 {
+		t.Errorf("a values %v", got)
+	}
+	for _, want := range []string{"x", "y, z", `say "hi"`, "two\nlines"} {
+		if b.cats[want] != 1 {
+			t.Errorf("b has no %q: %v", want, b.cats)
+		}
+	}
+}
+
+func TestCSVErrors(t *testing.T) {
+	ref, err := readString(t, "ref.csv", "n,s\n1,a\n2,b\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, csv, want string }{
+		{"empty", "", "cur.csv: empty file (no header row)"},
+		{"header only", "n,s\n", "cur.csv: no rows (only a header)"},
+		{"ragged", "n,s\n1,a\n2\n", "cur.csv: row 2 (line 3): 1 fields, the header has 2"},
+		{"not a number", "n,s\n1,a\nabc,b\n", `cur.csv: row 2 (line 3), column "n": "abc" is not a number (the column is numeric: it is numeric in the reference ref.csv)`},
+		{"missing column", "s,x\na,1\n", `cur.csv: no column "n" (the reference ref.csv has it)`},
+		{"open quote", "n,s\n1,\"a\n", "cur.csv: line 2: a quoted field is not closed"},
+		{"duplicate", "n,n\n1,2\n", `cur.csv: column "n" appears twice in the header`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readString(t, "cur.csv", tc.csv, ref)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+	// A later non-numeric value in a column the first rows made numeric.
+	var sb strings.Builder
+	sb.WriteString("v\n")
+	for range inferRows + 5 {
+		sb.WriteString("1\n")
+	}
+	sb.WriteString("oops\n")
+	_, err = readString(t, "ref.csv", sb.String(), nil)
+	want := `ref.csv: row 1006 (line 1007), column "v": "oops" is not a number (the column is numeric: every value in its first 1000 rows is a number)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+func TestSketchErrorBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 300000
+	s := NewSketch(256)
+	other := NewSketch(256) // merged in: the bound holds for merged sketches too
+	vals := make([]float64, 0, n)
+	for i := range n {
+		x := r.NormFloat64()*3 + math.Floor(r.Float64()*4) // ties and a lumpy shape
+		vals = append(vals, x)
+		if i%3 == 0 {
+			other.Add(x)
+		} else {
+			s.Add(x)
+		}
+	}
+	s.Merge(other)
+	if s.N() != n {
+		t.Fatalf("N %d", s.N())
+	}
+	eps := s.ErrorBound()
+	if eps <= 0 || eps > 0.1 {
+		t.Fatalf("bound %g", eps)
+	}
+	sorted := sorted(vals)
+	worst := 0.0
+	for q := 0.0; q <= 1; q += 0.001 {
+		x := sorted[min(int(q*n), n-1)]
+		true_ := float64(upperBound(sorted, x))
+		worst = math.Max(worst, math.Abs(s.Rank(x)-true_)/n)
+	}
+	if worst > eps {
+		t.Errorf("rank error %g exceeds the documented bound %g", worst, eps)
+	}
+	t.Logf("levels %d, bound %g, worst rank error seen %g", len(s.levels), eps, worst)
+	// The KS statistic from sketches is within the sum of the bounds.
+	sa, sb := NewSketch(256), NewSketch(256)
+	for _, x := range vals[:n/2] {
+		sa.Add(x)
+	}
+	for _, x := range vals[n/2:] {
+		sb.Add(x)
+	}
+	exact := KS2Samp(sortedCopy(vals[:n/2]), sortedCopy(vals[n/2:])).D
+	approx := ksStatW(sa.Items(), sb.Items(), float64(n/2), float64(n-n/2))
+	if d := math.Abs(exact - approx); d > sa.ErrorBound()+sb.ErrorBound() {
+		t.Errorf("KS from sketches %g, exact %g: off by %g, more than the bound %g", approx, exact, d, sa.ErrorBound()+sb.ErrorBound())
+	}
+}
+
+func sortedCopy(x []float64) []float64 { return sorted(x) }
+
+// TestBudgetSwitch: past the budget the check goes on with sketches and
+// says so.
+func TestBudgetSwitch(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("x,c\n")
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		sb.WriteString(strconv.FormatFloat(r.NormFloat64(), 'f', 6, 64) + ",k\n")
+	}
+	b := &budget{limit: 1 << 20, sketchK: 1024}
+	ref := newTable("ref.csv", nil, nil, b)
+	if err := readCSV(strings.NewReader(sb.String()), ref, ','); err != nil {
+		t.Fatal(err)
+	}
+	cur := newTable("cur.csv", ref, nil, b)
+	if err := readCSV(strings.NewReader(sb.String()), cur, ','); err != nil {
+		t.Fatal(err)
+	}
+	ref.finish()
+	cur.finish()
+	if ref.cols["x"].sketch == nil || cur.cols["x"].sketch == nil {
+		t.Fatal("no sketch past the budget")
+	}
+	res, err := testColumn(ref.cols["x"], cur.cols["x"], MethodWasserstein, math.NaN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ErrorBound <= 0 || res.Drift || float64(res.Statistic) > 0.01 {
+		t.Errorf("same data through sketches: %+v", res)
+	}
+}

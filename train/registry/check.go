@@ -1,0 +1,205 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/refs"
+)
+
+// Kinds of chain problems.
+const (
+	ProblemDamaged   = "damaged"   // an event cannot be read (its bytes do not hash to its id)
+	ProblemMissing   = "missing"   // an event the chain names is not in the store
+	ProblemRemoved   = "removed"   // the sequence skips numbers: events were cut out
+	ProblemReordered = "reordered" // sequence numbers or times run backwards
+	ProblemForeign   = "foreign"   // a record of another type or model in the chain
+	ProblemHolders   = "holders"   // an event's holders disagree with the events before it
+	ProblemAlias     = "alias"     // an alias ref names an event that does not give it
+	// ProblemLagging is not damage: an alias ref behind the chain (a dv
+	// killed between recording a decision and moving the alias). The next
+	// decision on the alias moves it.
+	ProblemLagging = "lagging"
+)
+
+// Problem is one thing wrong with a model's event chain.
+type Problem struct {
+	Model string     `json:"model"`
+	Event objects.ID `json:"event,omitzero"`
+	Seq   int        `json:"seq,omitempty"`
+	Kind  string     `json:"kind"`
+	Name  string     `json:"name"` // events/MODEL#SEQ (id) or the alias ref
+	Msg   string     `json:"msg"`
+}
+
+// Integrity reports whether the problem is damage (fsck exits 3).
+func (p Problem) Integrity() bool { return p.Kind != ProblemLagging }
+
+func (p Problem) String() string { return p.Name + ": " + p.Msg }
+
+func eventName(model string, seq int, id objects.ID) string {
+	if seq > 0 {
+		return fmt.Sprintf("%s#%d (%s)", EventsRef(model), seq, id.Short())
+	}
+	return fmt.Sprintf("%s (%s)", EventsRef(model), id.Short())
+}
+
+// CheckChains verifies every model's event chain: each event is sound,
+// of its model, numbered one below the next, no later than the next, and
+// its holders follow from the events before it; each alias ref names the
+// event the chain says gives the alias.
+func CheckChains(ctx context.Context, s *objects.Store, rs *refs.Store) ([]Problem, error) {
+	names, ids, err := rs.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []Problem
+	for _, n := range names {
+		if model, ok := strings.CutPrefix(n, EventsPrefix); ok {
+			out = append(out, checkChain(ctx, s, rs, model, ids[n], names, ids)...)
+		}
+	}
+	// Alias refs of models without a chain.
+	for _, n := range names {
+		rest, ok := strings.CutPrefix(n, AliasesPrefix)
+		if !ok {
+			continue
+		}
+		i := strings.LastIndexByte(rest, '/')
+		if i < 0 {
+			continue
+		}
+		if _, ok := ids[EventsRef(rest[:i])]; !ok {
+			out = append(out, Problem{Model: rest[:i], Kind: ProblemAlias, Name: n,
+				Msg: fmt.Sprintf("names event %s, but the model has no event chain (%s)", ids[n].Short(), EventsRef(rest[:i]))})
+		}
+	}
+	return out, nil
+}
+
+func checkChain(ctx context.Context, s *objects.Store, rs *refs.Store, model string, head objects.ID, names []string, ids map[string]objects.ID) []Problem {
+	var out []Problem
+	add := func(id objects.ID, seq int, kind, format string, args ...any) {
+		out = append(out, Problem{Model: model, Event: id, Seq: seq, Kind: kind, Name: eventName(model, seq, id), Msg: fmt.Sprintf(format, args...)})
+	}
+	// Read the chain newest first, by hand: a damaged event is reported
+	// by name, with the event that names it.
+	var chain []lineage.Link
+	cr := lineage.NewChainReader(s)
+	for id, by := head, 0; !id.IsZero(); {
+		links, err := cr.Chain(ctx, id, func(*lineage.Record) bool { return true })
+		if err != nil || len(links) == 0 {
+			kind := ProblemDamaged
+			if errors.Is(err, objects.ErrNotFound) {
+				kind = ProblemMissing
+			}
+			seq := 0
+			if by > 0 {
+				seq = by - 1
+			}
+			msg := fmt.Sprintf("cannot be read: %v", err)
+			if len(chain) > 0 {
+				msg = fmt.Sprintf("named by event #%d as its previous, cannot be read: %v", by, err)
+			}
+			add(id, seq, kind, "%s", msg)
+			return out
+		}
+		l := links[0]
+		if l.Record.Type != lineage.TypePromotion || l.Record.Promotion == nil || l.Record.Name != model {
+			add(l.ID, 0, ProblemForeign, "a %s record of %q in %s's event chain", l.Record.Type, l.Record.Name, model)
+			return out
+		}
+		chain = append(chain, l)
+		by = l.Record.Promotion.Seq
+		id = l.Record.Previous
+	}
+	// Oldest first: numbering, times and holders.
+	holders := map[string]objects.ID{}
+	for i := len(chain) - 1; i >= 0; i-- {
+		l := chain[i]
+		p := l.Record.Promotion
+		want := len(chain) - i
+		if i < len(chain)-1 {
+			prev := chain[i+1]
+			want = prev.Record.Promotion.Seq + 1
+			if l.Record.Time.Before(prev.Record.Time) {
+				add(l.ID, p.Seq, ProblemReordered, "recorded at %s, before the event it follows (#%d at %s)",
+					l.Record.Time.Format("2006-01-02T15:04:05Z"), prev.Record.Promotion.Seq, prev.Record.Time.Format("2006-01-02T15:04:05Z"))
+			}
+		}
+		switch {
+		case p.Seq == want:
+		case p.Seq > want:
+			add(l.ID, p.Seq, ProblemRemoved, "follows event #%d: %d events were removed", want-1, p.Seq-want)
+		default:
+			add(l.ID, p.Seq, ProblemReordered, "numbered %d where %d was due", p.Seq, want)
+		}
+		recorded := map[string]objects.ID{}
+		maps.Copy(recorded, p.Holders)
+		expect := maps.Clone(holders)
+		if Moves(p.Decision) {
+			delete(expect, p.Alias)
+			if p.Decision != DecisionRolledBack && p.Prior != holders[p.Alias] {
+				add(l.ID, p.Seq, ProblemHolders, "its prior holder event %s is not the one that gave %s (%s)", short(p.Prior), p.Alias, short(holders[p.Alias]))
+			}
+		}
+		if !maps.Equal(recorded, expect) {
+			add(l.ID, p.Seq, ProblemHolders, "records holders %v; the events before it give %v", shortMap(recorded), shortMap(expect))
+		}
+		holders = HoldersAfter(l.ID, l.Record)
+	}
+	// Alias refs.
+	inChain := map[objects.ID]bool{}
+	for _, l := range chain {
+		inChain[l.ID] = true
+	}
+	prefix := AliasesPrefix + refs.SafeRefPart(model) + "/"
+	seen := map[string]bool{}
+	for _, n := range names {
+		alias, ok := strings.CutPrefix(n, prefix)
+		if !ok || strings.Contains(alias, "/") {
+			continue
+		}
+		seen[alias] = true
+		switch cur := ids[n]; {
+		case cur == holders[alias]:
+		case inChain[cur]:
+			out = append(out, Problem{Model: model, Kind: ProblemLagging, Name: n,
+				Msg: fmt.Sprintf("names event %s; the chain gives %s by event %s (an interrupted decision; the next dv promote or dv rollback moves it)", cur.Short(), alias, short(holders[alias]))})
+		default:
+			out = append(out, Problem{Model: model, Kind: ProblemAlias, Name: n,
+				Msg: fmt.Sprintf("names %s, which is not an event of %s's chain (the chain gives %s by event %s)", cur.Short(), model, alias, short(holders[alias]))})
+		}
+	}
+	for alias, ev := range holders {
+		if !seen[alias] {
+			out = append(out, Problem{Model: model, Kind: ProblemLagging, Name: AliasRef(model, alias),
+				Msg: fmt.Sprintf("is missing; the chain gives %s by event %s (the next dv promote or dv rollback writes it)", alias, ev.Short())})
+		}
+	}
+	return out
+}
+
+func short(id objects.ID) string {
+	if id.IsZero() {
+		return "none"
+	}
+	return id.Short()
+}
+
+func shortMap(m map[string]objects.ID) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+short(m[k]))
+	}
+	if len(parts) == 0 {
+		return "{}"
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
