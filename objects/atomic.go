@@ -11,6 +11,16 @@ import (
 // renames it to dir/name and syncs dir, so the file appears whole or not at
 // all. On error the temporary file is removed.
 func commitFile(f *os.File, dir, name string, perm os.FileMode) error {
+	if err := commitFileNoDirSync(f, dir, name, perm); err != nil {
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// commitFileNoDirSync is commitFile without the directory's fsync: the
+// rename is durable only once the caller syncs dir (packs: once, before
+// the index file that names them is written).
+func commitFileNoDirSync(f *os.File, dir, name string, perm os.FileMode) error {
 	tmp := f.Name()
 	err := f.Chmod(perm)
 	if err == nil {
@@ -26,7 +36,7 @@ func commitFile(f *os.File, dir, name string, perm os.FileMode) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
 	}
-	return SyncDir(dir)
+	return nil
 }
 
 // SyncDir fsyncs a directory so that renames into it are durable.

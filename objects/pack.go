@@ -138,7 +138,7 @@ func (p *packWriter) add(id ID, t Type, comp uint8, stored []byte, rawLen int) e
 func (p *packWriter) size() uint64 { return p.off }
 
 // finish writes the trailer, syncs and closes the file, and moves it to
-// dir/<id>. It returns the pack id.
+// dir/<id> (without syncing dir). It returns the pack id.
 func (p *packWriter) finish(dir string) (ID, error) {
 	trailer := make([]byte, 0, len(p.entries)*packEntrySize+12)
 	for _, e := range p.entries {
@@ -155,7 +155,9 @@ func (p *packWriter) finish(dir string) (ID, error) {
 		p.abort()
 		return id, fmt.Errorf("write pack: %w", err)
 	}
-	if err := commitFile(p.f, dir, id.String(), 0o444); err != nil {
+	// The directory is synced once for all of a writer's packs, before
+	// their index file is written (Writer.writeUnindexed).
+	if err := commitFileNoDirSync(p.f, dir, id.String(), 0o444); err != nil {
 		return id, err
 	}
 	return id, nil
