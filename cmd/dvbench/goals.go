@@ -136,10 +136,8 @@ func (b *bench) peerRefs(ctx context.Context, run int, wl, dir, name string, isD
 		}
 		if err := resticInit(ctx, s); err != nil {
 			b.res.fail(wl+" restic backup", run, err)
-		} else {
-			if b.timed(ctx, wl+" restic backup", run, func() error { return resticBackup(ctx, s, dir, name) }) == nil {
-				b.resticRepoSize(wl+" restic repo bytes", run, s)
-			}
+		} else if b.timed(ctx, wl+" restic backup", run, func() error { return resticBackup(ctx, s, dir, name) }) == nil {
+			b.resticRepoSize(wl+" restic repo bytes", run, s)
 		}
 		b.clean(ctx, s)
 	}
