@@ -55,15 +55,11 @@ func cmdPromote(e *env) *cli.Command {
 			if err := o.Validate(); err != nil {
 				return usageError{err}
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rc, err := newRecorder(ctx, r)
-			if err != nil {
-				return err
-			}
 			d, err := registry.Promote(ctx, r, rc, o)
 			if d != nil && (err == nil || errors.Is(err, registry.ErrRejected)) {
 				if perr := printDecision(e, d); perr != nil {

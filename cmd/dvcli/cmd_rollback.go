@@ -24,15 +24,11 @@ chain. Rolling back twice goes back two holders. See docs/registry.md.`,
 			if cmd.Args().Len() != 1 {
 				return usagef("rollback takes MODEL")
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rc, err := newRecorder(ctx, r)
-			if err != nil {
-				return err
-			}
 			d, err := registry.Rollback(ctx, r, rc, cmd.Args().First(), cmd.String("to"), cmd.String("reason"))
 			if err != nil {
 				return err
