@@ -175,11 +175,18 @@ func (b *bench) runW12(ctx context.Context, run int) error {
 			return nil
 		}
 		syncAll(ctx)
-		_, wall, cpu, rss, err := measured(ctx, w.dir, w.python, []string{w.script, w.ref, w.cur})
+		out, wall, cpu, rss, err := measured(ctx, w.dir, w.python, []string{w.script, w.ref, w.cur})
 		if err != nil {
 			b.res.fail("W12 pandas", run, err)
 			return err
 		}
+		var ref struct {
+			ReadSeconds float64 `json:"read_seconds"`
+		}
+		if err := json.Unmarshal(out, &ref); err != nil {
+			return fmt.Errorf("drift_ref.py: %w", err)
+		}
+		b.res.setSecs("W12 pandas read_csv", run, ref.ReadSeconds)
 		b.res.setSecs("W12 pandas", run, wall)
 		b.res.setSecs("W12 pandas cpu", run, cpu)
 		b.res.set("W12 pandas rss", run, float64(rss))
@@ -210,6 +217,8 @@ func driftRows(b *bench) []row {
 	w := fmt.Sprintf("dv drift W12 (%s + %s)", humanBytes(b.w12.refBytes), humanBytes(b.w12.curB))
 	return []row{
 		{goal: "P12", what: w, dv: "W12 dv drift", ref: "W12 pandas", label: "pandas + SciPy", maxRatio: 1.0 / 3, target: "≤ 0.33× (3× faster)"},
+		{goal: "P12", what: w, dv: "W12 dv drift", ref: "W12 pandas read_csv", label: "pandas read_csv only (1 core)", maxRatio: 1,
+			target: "≤ 1× (one core's CSV read)"},
 		{goal: "P12", what: "dv drift W12: peak RSS", dv: "W12 dv drift rss", unit: "bytes", worst: true, target: "≤ 256 MiB",
 			pass: func(v float64) bool { return v <= 256<<20 }},
 		{goal: "P12", what: "peak RSS: dv / pandas + SciPy", dv: "W12 rss %", unit: "%", worst: true, target: "≤ 25 %",

@@ -2,9 +2,11 @@ package dvcli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -85,26 +87,28 @@ func driftOptions(cmd *cli.Command) (drift.Options, error) {
 }
 
 func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options) error {
-	r, err := openRepo()
+	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg, err := workspace.LoadConfig(r.Root)
-	if err != nil {
-		return err
-	}
 	if opts.Config, err = drift.LoadConfig(cfg); err != nil {
 		return err
 	}
-	if opts.Reference, err = driftSource(ctx, r, cmd.String("reference"), false); err != nil {
+	var refTarget registry.Target
+	if opts.Reference, refTarget, err = driftSource(ctx, r, cmd.String("reference"), false); err != nil {
 		return err
 	}
-	if opts.Current, err = driftSource(ctx, r, cmd.String("current"), true); err != nil {
+	if opts.Current, _, err = driftSource(ctx, r, cmd.String("current"), true); err != nil {
 		return err
 	}
 	if opts.Recorder, err = newRecorder(ctx, r); err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Hold the heap to the budget (plus room for buffers), so memory
+		// the sketches free is reused rather than grown past.
+		debug.SetMemoryLimit(opts.MemoryBudget + 48<<20)
 	}
 	rep, err := drift.Check(ctx, r, opts)
 	if err != nil {
@@ -118,52 +122,56 @@ func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options)
 	if err != nil {
 		return err
 	}
+	var alertErr error
 	if rep.Drift.Detected {
 		ev := alert.Event{Event: alert.KindDrift, Verdict: "drift", Record: rep.Record.String(),
-			Reason: fmt.Sprintf("%d of %d columns of %s drifted from %s", rep.Drift.Drifted, rep.Drift.Checked, rep.Current.Path, rep.Name)}
+			Metric: "drifted columns", Value: alert.Float(float64(rep.Drift.Drifted)),
+			Threshold: alert.Float(rep.Drift.Share * float64(rep.Drift.Checked)),
+			Reason:    fmt.Sprintf("%s of %s drifted from %s", lineage.DriftText(&rep.Drift), rep.Current.Path, rep.Name)}
 		if !rep.Model.IsZero() {
-			ev.Version = rep.Model.String()
+			ev.Model, ev.Alias, ev.Version = refTarget.Model, refTarget.Alias, rep.Model.Short()
+			if refTarget.Number > 0 {
+				ev.Version = fmt.Sprintf("v%d", refTarget.Number)
+			}
 		}
-		if err := sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ev); err != nil {
-			e.warnf("%v", err)
-		}
+		alertErr = sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ev)
 	}
-	return rep.Err()
+	return errors.Join(alertErr, rep.Err()) // exit 5 on drift, with any alert error's line
 }
 
 // driftSource resolves REF or CUR: a file or folder on disk that is not
 // tracked (or, for CUR, any path on disk) is read as it is; anything else
 // is a name for the one resolver.
-func driftSource(ctx context.Context, r *workspace.Repo, arg string, current bool) (drift.Source, error) {
+func driftSource(ctx context.Context, r *workspace.Repo, arg string, current bool) (drift.Source, registry.Target, error) {
 	src := drift.Source{Name: arg}
 	if _, err := os.Stat(arg); err == nil {
 		_, perr := os.Stat(arg + pointer.Ext)
 		if current || perr != nil {
 			src.Path = arg
-			return src, nil
+			return src, registry.Target{}, nil
 		}
 	}
 	rs := localRefs(r)
-	id, err := registry.ResolveID(ctx, r, rs, arg)
+	t, err := registry.Resolve(ctx, r, rs, arg)
 	if err != nil {
 		// DATA@ID: a version of tracked data, by its record id.
 		i := strings.LastIndexByte(arg, '@')
 		if i <= 0 {
-			return src, err
+			return src, t, err
 		}
 		data, verr := registry.ResolveID(ctx, r, rs, arg[:i])
 		if verr != nil {
-			return src, err
+			return src, t, err
 		}
-		if id, verr = registry.ResolveID(ctx, r, rs, arg[i+1:]); verr != nil {
-			return src, verr
+		if t, verr = registry.Resolve(ctx, r, rs, arg[i+1:]); verr != nil {
+			return src, t, verr
 		}
-		if err := drift.SameData(ctx, r.Store, data, id); err != nil {
-			return src, fmt.Errorf("%s: %w", arg, err)
+		if err := drift.SameData(ctx, r.Store, data, t.ID); err != nil {
+			return src, t, fmt.Errorf("%s: %w", arg, err)
 		}
 	}
-	src.Record = id
-	return src, nil
+	src.Record = t.ID
+	return src, t, nil
 }
 
 func printDrift(e *env, rep *drift.Report) error {

@@ -64,6 +64,10 @@ func cmdMetricsLog(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+			if err != nil {
+				return err
+			}
 			rc, err := newRecorder(ctx, r)
 			if err != nil {
 				return err
@@ -77,10 +81,8 @@ func cmdMetricsLog(e *env) *cli.Command {
 			} else if !e.quiet {
 				printObservation(e, ob)
 			}
-			if err != nil {
-				return err
-			}
-			return sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ob.Alerts()...)
+			notify(ctx, e, targets, ob.Alerts()...)
+			return err
 		},
 	}
 }
@@ -103,15 +105,11 @@ func printObservation(e *env, ob *monitor.Observation) {
 
 // metricsHistory lists the production metrics of a model.
 func metricsHistory(ctx context.Context, e *env, model string) error {
-	r, err := openRepo()
+	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg, err := workspace.LoadConfig(r.Root)
-	if err != nil {
-		return err
-	}
 	obs, err := monitor.History(ctx, r, localRefs(r), cfg, model)
 	if err != nil {
 		return err

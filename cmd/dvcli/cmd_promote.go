@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/lineage"
+	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -32,6 +33,8 @@ without recording or moving anything: for pull-request checks).
 --force --reason TEXT overrides a rejection; it is recorded as forced.
 Two people promoting at once: one wins, the other gets a conflict naming
 the alias and runs dv promote again, against the new holder.
+Each decision (not --dry-run) is sent as a promotion alert to the alerts:
+webhooks of dv.yaml and to --notify URLs (docs/monitoring.md).
 See docs/registry.md.`
 
 func cmdPromote(e *env) *cli.Command {
@@ -45,6 +48,7 @@ func cmdPromote(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, record and move nothing"},
 			&cli.BoolFlag{Name: "force", Usage: "promote even when the rules reject (needs --reason)"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the decision (`TEXT`)"},
+			notifyFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() < 1 || cmd.Args().Len() > 2 {
@@ -55,12 +59,16 @@ func cmdPromote(e *env) *cli.Command {
 			if err := o.Validate(); err != nil {
 				return usageError{err}
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rc, err := newRecorder(ctx, r)
+			cfg, err := workspace.LoadConfig(r.Root)
+			if err != nil {
+				return err
+			}
+			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
 			if err != nil {
 				return err
 			}
@@ -68,6 +76,9 @@ func cmdPromote(e *env) *cli.Command {
 			if d != nil && (err == nil || errors.Is(err, registry.ErrRejected)) {
 				if perr := printDecision(e, d); perr != nil {
 					return perr
+				}
+				if !d.DryRun {
+					notify(ctx, e, targets, promotionAlert(d))
 				}
 			}
 			return err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -15,21 +16,28 @@ func cmdRollback(e *env) *cli.Command {
 		ArgsUsage: "MODEL",
 		Description: `Moves ALIAS (default production) of MODEL back to the version that held it
 before its current holder, and records the decision in the model's event
-chain. Rolling back twice goes back two holders. See docs/registry.md.`,
+chain. Rolling back twice goes back two holders. The decision is sent as a
+promotion alert (verdict rolled-back) to the alerts: webhooks and --notify
+URLs. See docs/registry.md.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "the `ALIAS` to roll back (default: promotion.alias, else production)"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the decision (`TEXT`)"},
+			notifyFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
 				return usagef("rollback takes MODEL")
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rc, err := newRecorder(ctx, r)
+			cfg, err := workspace.LoadConfig(r.Root)
+			if err != nil {
+				return err
+			}
+			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
 			if err != nil {
 				return err
 			}
@@ -37,7 +45,9 @@ chain. Rolling back twice goes back two holders. See docs/registry.md.`,
 			if err != nil {
 				return err
 			}
-			return printDecision(e, d)
+			err = printDecision(e, d)
+			notify(ctx, e, targets, promotionAlert(d))
+			return err
 		},
 	}
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/alert"
 	"github.com/dv-ml/dv/train/monitor"
 )
@@ -15,12 +14,12 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 	if cmd.Args().Len() > 0 || cmd.IsSet("remote") {
 		return usagef("status --stale takes no paths and no --remote")
 	}
-	r, err := openRepo()
+	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg, err := workspace.LoadConfig(r.Root)
+	targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
 	if err != nil {
 		return err
 	}
@@ -48,9 +47,7 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 	for _, sm := range rep.Stale {
 		events = append(events, sm.Alert())
 	}
-	if err := sendAlerts(ctx, cfg, cmd.StringSlice("notify"), events...); err != nil {
-		return err
-	}
+	notify(ctx, e, targets, events...)
 	if len(rep.Stale) > 0 && cmd.Bool("exit-code") {
 		return errSilent
 	}

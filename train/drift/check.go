@@ -80,6 +80,9 @@ func Check(ctx context.Context, r *workspace.Repo, opts Options) (*Report, error
 	if b.sketchK <= 0 {
 		b.sketchK = SketchK
 	}
+	for _, f := range append(append([]dataFile{}, ref.files...), cur.files...) {
+		b.sizeHint += f.size
+	}
 	rt := newTable(ref.name, nil, opts.Columns, b)
 	if err := readData(ctx, r, ref, rt); err != nil {
 		return nil, err
@@ -244,7 +247,10 @@ func readFile(ctx context.Context, r *workspace.Repo, f dataFile, t *table, hash
 // record writes the drift record: parents are the reference's and the
 // current data's records and the model version.
 func record(ctx context.Context, r *workspace.Repo, rc *lineage.Recorder, rep *Report) (objects.ID, error) {
-	rec := &lineage.Record{Type: lineage.TypeDrift, Name: rep.Name, Model: rep.Model, Drift: &rep.Drift}
+	rec := &lineage.Record{Type: lineage.TypeDrift, Name: rep.Name, Model: rep.Model, Drift: &rep.Drift, Status: "no-drift"}
+	if rep.Drift.Detected {
+		rec.Status = "drift" // what dv status --stale reads
+	}
 	ref, cur := rep.Reference, rep.Current
 	rec.Reference, rec.Current = &ref, &cur
 	for _, p := range []objects.ID{ref.Record, cur.Record, rep.Model} {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // DefaultMemoryBudget is how much memory the numeric columns of both
@@ -56,35 +58,59 @@ func newColumn(name string, numeric bool) *column {
 
 // budget is the memory the exact numeric values of all columns share.
 // Each value is charged twice: itself and its place in the sorted copy.
+// Columns of several goroutines may charge it at once; once it is over,
+// each column turns itself into a sketch at its next block (and finish
+// turns the rest), so no goroutine touches another's column.
 type budget struct {
+	mu      sync.Mutex
 	limit   int64
 	used    int64
-	cols    []*column
-	sketchK int
-	over    bool
 	catUsed int64
+	sketchK int
+	over    atomic.Bool
+	// sizeHint is the bytes of all the files to read (0: unknown): when
+	// the reference's first rows show that their numbers cannot fit, the
+	// check sketches from the start instead of filling the budget first.
+	sizeHint int64
+}
+
+// expect takes the reference's first rows (rowBytes bytes for rows rows,
+// numeric numeric columns) and starts sketching at once when the files'
+// rows would exceed the budget.
+func (b *budget) expect(rowBytes, rows int64, numeric int) {
+	if b.sizeHint <= 0 || rows == 0 || rowBytes == 0 {
+		return
+	}
+	est := b.sizeHint / max(rowBytes/rows, 1) * int64(numeric) * 16
+	if est > b.limit {
+		b.over.Store(true)
+	}
 }
 
 func (b *budget) register(c *column) {
-	b.cols = append(b.cols, c)
-	if b.over && c.numeric {
+	if b.over.Load() && c.numeric {
 		c.toSketch(b.sketchK)
 	}
 }
 
-// charge accounts for one more block of values and switches every
-// numeric column to a sketch when the budget is exceeded.
-func (b *budget) charge(n int64) {
+// charge accounts for n more bytes of values and reports whether the
+// budget is exceeded.
+func (b *budget) charge(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.used += n
-	if !b.over && b.used > b.limit {
-		b.over = true
-		for _, c := range b.cols {
-			if c.numeric {
-				c.toSketch(b.sketchK)
-			}
-		}
-		b.used = 0
+	if b.used > b.limit {
+		b.over.Store(true)
 	}
+	return b.over.Load()
+}
+
+// chargeCategory accounts for a new category value.
+func (b *budget) chargeCategory(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.catUsed += n
+	return b.catUsed > b.limit
 }
 
 func (c *column) toSketch(k int) {
@@ -117,8 +143,8 @@ func (c *column) addFloat(b *budget, x float64) {
 		return
 	}
 	if n := len(c.blocks); n == 0 || len(c.blocks[n-1]) == blockLen {
-		b.charge(2 * 8 * blockLen)
-		if c.sketch != nil {
+		if b.charge(2 * 8 * blockLen) {
+			c.toSketch(b.sketchK)
 			c.sketch.Add(x)
 			return
 		}
@@ -137,8 +163,7 @@ func (c *column) addCategory(b *budget, s string) error {
 		return nil
 	}
 	s = strings.Clone(s)
-	b.catUsed += int64(len(s)) + 64
-	if b.catUsed > b.limit {
+	if b.chargeCategory(int64(len(s)) + 64) {
 		return fmt.Errorf("column %q: too many distinct values (%d) for the memory budget", c.name, len(c.catIndex))
 	}
 	c.catIndex[s] = len(c.catCount)
@@ -240,4 +265,50 @@ func (c *column) bounds() (lo, hi float64) {
 		return c.sketch.min, c.sketch.max
 	}
 	return c.sorted[0], c.sorted[len(c.sorted)-1]
+}
+
+// merge adds the values of o (the same column, read by another
+// goroutine) to c.
+func (c *column) merge(o *column, k int) {
+	c.rows += o.rows
+	c.missing += o.missing
+	c.sum.add(o.sum.s)
+	c.sum.add(o.sum.c)
+	c.sumsq.add(o.sumsq.s)
+	c.sumsq.add(o.sumsq.c)
+	if !c.numeric {
+		for v, i := range o.catIndex {
+			if j, ok := c.catIndex[v]; ok {
+				c.catCount[j] += o.catCount[i]
+			} else {
+				c.catIndex[v] = len(c.catCount)
+				c.catCount = append(c.catCount, o.catCount[i])
+			}
+		}
+		return
+	}
+	if c.distinct != nil && o.distinct != nil {
+		for v, n := range o.distinct {
+			c.distinct[v] += n
+		}
+		if len(c.distinct) > maxTracked {
+			c.distinct = nil
+		}
+	} else {
+		c.distinct = nil
+	}
+	switch {
+	case o.sketch != nil:
+		c.toSketch(k)
+		c.sketch.Merge(o.sketch)
+	case c.sketch != nil:
+		for _, blk := range o.blocks {
+			for _, x := range blk {
+				c.sketch.Add(x)
+			}
+		}
+	default:
+		c.blocks = append(c.blocks, o.blocks...)
+	}
+	o.blocks = nil
 }

@@ -165,7 +165,7 @@ func parseNumber(b []byte) (float64, bool) {
 
 // readCSV reads a CSV stream into t: the header, then every row. When
 // t's types are not set (the reference), the first inferRows rows decide
-// them.
+// them; the rest is parsed in parallel (readBlocks).
 func readCSV(r io.Reader, t *table, comma byte) error {
 	cr := newCSVReader(r, comma)
 	header, err := cr.read()
@@ -185,7 +185,7 @@ func readCSV(r io.Reader, t *table, comma byte) error {
 	var pending [][][]byte // rows read before the types are known
 	var pendingLines []int64
 	var row int64
-	for {
+	for !t.typed {
 		fields, err := cr.read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -195,43 +195,65 @@ func readCSV(r io.Reader, t *table, comma byte) error {
 		}
 		row++
 		if len(fields) != len(names) {
-			return fmt.Errorf("%s: row %d (line %d): %d fields, the header has %d", t.name, row, cr.line, len(fields), len(names))
+			return raggedError(t.name, row, cr.line, len(fields), len(names))
 		}
-		if !t.typed {
-			cp := make([][]byte, len(fields))
-			for i, f := range fields {
-				cp[i] = bytes.Clone(f)
-			}
-			pending = append(pending, cp)
-			pendingLines = append(pendingLines, cr.line)
-			if len(pending) < inferRows {
-				continue
-			}
-			if err := t.inferTypes(pending); err != nil {
-				return err
-			}
-			if err := t.addRows(pending, pendingLines, row-int64(len(pending))+1); err != nil {
-				return err
-			}
-			pending, pendingLines = nil, nil
-			continue
+		cp := make([][]byte, len(fields))
+		for i, f := range fields {
+			cp[i] = bytes.Clone(f)
 		}
-		if err := t.addRow(fields, row, cr.line); err != nil {
-			return err
+		pending = append(pending, cp)
+		pendingLines = append(pendingLines, cr.line)
+		if len(pending) == inferRows {
+			break
 		}
 	}
 	if !t.typed {
 		if err := t.inferTypes(pending); err != nil {
 			return err
 		}
-		if err := t.addRows(pending, pendingLines, 1); err != nil {
-			return err
+		var rowBytes int64
+		for _, row := range pending {
+			for _, f := range row {
+				rowBytes += int64(len(f)) + 1
+			}
+		}
+		numeric := 0
+		for _, u := range t.used {
+			if u.col.numeric {
+				numeric++
+			}
+		}
+		t.budget.expect(rowBytes, int64(len(pending)), numeric)
+		for _, u := range t.used {
+			t.budget.register(u.col) // sketch at once when expect said so
 		}
 	}
-	if row == 0 {
+	if err := t.addRows(pending, pendingLines, 1); err != nil {
+		return err
+	}
+	n, err := readBlocks(cr, t, row)
+	if err != nil {
+		return err
+	}
+	if row+n == 0 {
 		return fmt.Errorf("%s: no rows (only a header)", t.name)
 	}
 	return nil
+}
+
+// cellError is a bad row or cell; row counts data rows from 1.
+type cellError struct {
+	file      string
+	row, line int64
+	rest      string
+}
+
+func (e *cellError) Error() string {
+	return fmt.Sprintf("%s: row %d (line %d)%s", e.file, e.row, e.line, e.rest)
+}
+
+func raggedError(file string, row, line int64, got, want int) error {
+	return &cellError{file, row, line, fmt.Sprintf(": %d fields, the header has %d", got, want)}
 }
 
 // inferTypes makes each used column numeric when every value present in
@@ -268,6 +290,9 @@ func (t *table) addRows(rows [][][]byte, lines []int64, first int64) error {
 // addRow adds one row's used cells.
 func (t *table) addRow(fields [][]byte, row, line int64) error {
 	t.rows++
+	if len(fields) != len(t.names) {
+		return raggedError(t.name, row, line, len(fields), len(t.names))
+	}
 	for _, u := range t.used {
 		f := fields[u.index]
 		c := u.col
@@ -283,8 +308,8 @@ func (t *table) addRow(fields [][]byte, row, line int64) error {
 		}
 		x, ok := parseNumber(f)
 		if !ok {
-			return fmt.Errorf("%s: row %d (line %d), column %q: %q is not a number (the column is numeric: %s)",
-				t.name, row, line, c.name, truncate(string(f)), t.typeReason)
+			return &cellError{t.name, row, line, fmt.Sprintf(", column %q: %q is not a number (the column is numeric: %s)",
+				c.name, truncate(string(f)), t.typeReason)}
 		}
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			c.addMissing()

@@ -47,7 +47,11 @@ func (s *Sketch) Add(x float64) {
 }
 
 func (s *Sketch) grow() {
-	s.levels = append(s.levels, make([]float64, 0, s.K))
+	var l []float64
+	if len(s.levels) == 0 {
+		l = make([]float64, 0, s.K) // level 0 fills up; the others grow as needed
+	}
+	s.levels = append(s.levels, l)
 	s.parity = append(s.parity, false)
 }
 

@@ -109,8 +109,16 @@ func (e *ColumnError) Error() string {
 	return fmt.Sprintf("--columns: no column %q in %s (its columns: %s)", e.Column, e.File, strings.Join(e.Have, ", "))
 }
 
-// finish sorts each column's exact values, columns in parallel.
+// finish sorts each column's exact values, columns in parallel; past
+// the budget every numeric column becomes a sketch first.
 func (t *table) finish() {
+	if t.budget.over.Load() {
+		for _, u := range t.used {
+			if u.col != nil && u.col.numeric {
+				u.col.toSketch(t.budget.sketchK)
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for _, u := range t.used {
@@ -126,4 +134,17 @@ func (t *table) finish() {
 		}(u.col)
 	}
 	wg.Wait()
+}
+
+// fork returns an empty table with t's columns and types, for a worker.
+func (t *table) fork() *table {
+	f := &table{name: t.name, budget: t.budget, names: t.names, cols: map[string]*column{},
+		typed: true, typeReason: t.typeReason, headerSet: true}
+	for _, u := range t.used {
+		c := newColumn(u.col.name, u.col.numeric)
+		t.budget.register(c)
+		f.used = append(f.used, usedCol{u.index, c})
+		f.cols[c.name] = c
+	}
+	return f
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Reasons a model is stale: the values of dv.yaml's retrain.on.
@@ -76,42 +77,33 @@ func (t Threshold) String() string {
 	return fmt.Sprintf("%s %s %g", t.Metric, op, t.Bound)
 }
 
-// criterion is the part of a promotion criterion this package reads.
-type criterion struct {
-	Metric    string   `yaml:"metric"`
-	Direction string   `yaml:"direction"`
-	Threshold *float64 `yaml:"threshold"`
-	Slices    any      `yaml:"slices"`
-}
-
 // LoadThresholds returns the absolute thresholds of dv.yaml's promotion
-// criteria (those with a threshold; overall values, not per slice).
-//
-// TODO(registry): the registry's package owns and validates the promotion
-// section; this reads only metric, direction and threshold, leniently.
+// criteria (those with a threshold; overall values, not per slice), as
+// the registry decodes and checks them.
 func LoadThresholds(cfg *workspace.Config) ([]Threshold, error) {
 	if cfg == nil {
 		return nil, nil
 	}
-	n := cfg.Node("promotion")
-	if n == nil {
-		return nil, nil
-	}
-	var p struct {
-		Criteria []criterion `yaml:"criteria"`
-	}
-	if err := n.Decode(&p); err != nil {
-		return nil, workspace.SectionErr(n, "promotion", "%s", strings.Join(strings.Fields(err.Error()), " "))
+	f, err := registry.LoadFraming(cfg)
+	if err != nil {
+		return nil, err
 	}
 	var out []Threshold
-	for i, c := range p.Criteria {
-		if c.Threshold == nil || c.Metric == "" {
-			continue
+	for _, c := range f.Promotion.Criteria {
+		if c.Threshold != nil {
+			out = append(out, Threshold{Metric: c.Metric, Direction: c.Direction, Bound: *c.Threshold})
 		}
-		if c.Direction != "lower" && c.Direction != "higher" {
-			return nil, workspace.SectionErr(n, fmt.Sprintf("promotion.criteria[%d].direction", i), "want lower or higher, not %q", c.Direction)
-		}
-		out = append(out, Threshold{Metric: c.Metric, Direction: c.Direction, Bound: *c.Threshold})
 	}
 	return out, nil
+}
+
+// DefaultAlias is dv.yaml's promotion.alias, or the registry's default
+// (production).
+func DefaultAlias(cfg *workspace.Config) string {
+	if cfg != nil {
+		if f, err := registry.LoadFraming(cfg); err == nil && f.Promotion.Alias != "" {
+			return f.Promotion.Alias
+		}
+	}
+	return registry.DefaultAlias
 }

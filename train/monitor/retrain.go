@@ -188,18 +188,3 @@ func newestInputs(ctx context.Context, r *workspace.Repo, g *lineage.Graph, ids 
 	}
 	return nil
 }
-
-// DefaultAlias is dv.yaml's promotion.alias, or production.
-func DefaultAlias(cfg *workspace.Config) string {
-	if cfg != nil {
-		if n := cfg.Node("promotion"); n != nil {
-			var p struct {
-				Alias string `yaml:"alias"`
-			}
-			if n.Decode(&p) == nil && p.Alias != "" {
-				return p.Alias
-			}
-		}
-	}
-	return "production"
-}
