@@ -195,7 +195,7 @@ func matMul(a, b [][]float64) [][]float64 {
 
 // kolmognPomeranz is P(Dₙ ≤ x) by Pomeranz's recursion (1974): rows of
 // a 2(n+1)-step convolution with truncated Poisson weights, times n!.
-func kolmognPomeranz(n int, x float64) float64 { //nolint:funlen // one recursion, kept whole to read against SciPy's kolmogn.c
+func kolmognPomeranz(n int, x float64) float64 {
 	fn := float64(n)
 	t := fn * x
 	ll := int(math.Floor(t))
