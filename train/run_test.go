@@ -15,8 +15,8 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
+	"github.com/dv-ml/dv/train/traintest"
 )
 
 // tstProject is a git work tree with a dv project, a Runner on it, and a
@@ -31,32 +31,12 @@ type tstProject struct {
 
 func newProject(t *testing.T) *tstProject {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("sh is not installed")
 	}
-	t.Setenv("HOME", t.TempDir())
-	root := t.TempDir()
-	cmd := exec.Command("git", "init", "-q")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git init: %v\n%s", err, out)
-	}
-	if err := workspace.Init(root); err != nil {
-		t.Fatal(err)
-	}
-	r, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: refs.Open(filepath.Join(r.Dir, "refs")),
-		Code: gitrepo.Context{Tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
-		Now:  func() time.Time { clock = clock.Add(time.Second); return clock }}
-	return &tstProject{t: t, root: root, r: r, rn: &Runner{Repo: r, Rec: rc},
+	p := traintest.New(t, traintest.Options{Git: true, Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Step: time.Second,
+		Code: gitrepo.Context{Tree: "4b825dc642cb6eb9a060e54bf8d69288fbee4904"}})
+	return &tstProject{t: t, root: p.Root, r: p.Repo, rn: &Runner{Repo: p.Repo, Rec: p.Rec},
 		counter: filepath.Join(t.TempDir(), "counter")}
 }
 

@@ -30,12 +30,12 @@ const (
 
 // w7 is the generated W7 project.
 type w7 struct {
-	dir               string
-	versions, events  int
-	genSecs           float64
-	mid               string // a moment between the first and the last decision
-	commands          int
-	perPromote, first float64
+	dir              string
+	versions, events int
+	genSecs          float64
+	mid              string // a moment between the first and the last decision
+	commands         int
+	perPromote       float64
 }
 
 const w7YAML = `version: 1

@@ -87,15 +87,11 @@ func driftOptions(cmd *cli.Command) (drift.Options, error) {
 }
 
 func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options) error {
-	r, err := openRepo()
+	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg, err := workspace.LoadConfig(r.Root)
-	if err != nil {
-		return err
-	}
 	if opts.Config, err = drift.LoadConfig(cfg); err != nil {
 		return err
 	}

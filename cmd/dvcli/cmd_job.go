@@ -29,15 +29,11 @@ func cmdJob(e *env) *cli.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rc, err := newRecorder(ctx, r)
-			if err != nil {
-				return err
-			}
 			s, err := jobSyncer(ctx, r, spec)
 			if err != nil {
 				return err

@@ -105,15 +105,11 @@ func printObservation(e *env, ob *monitor.Observation) {
 
 // metricsHistory lists the production metrics of a model.
 func metricsHistory(ctx context.Context, e *env, model string) error {
-	r, err := openRepo()
+	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg, err := workspace.LoadConfig(r.Root)
-	if err != nil {
-		return err
-	}
 	obs, err := monitor.History(ctx, r, localRefs(r), cfg, model)
 	if err != nil {
 		return err

@@ -59,15 +59,11 @@ func cmdPromote(e *env) *cli.Command {
 			if err := o.Validate(); err != nil {
 				return usageError{err}
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			rc, err := newRecorder(ctx, r)
-			if err != nil {
-				return err
-			}
 			cfg, err := workspace.LoadConfig(r.Root)
 			if err != nil {
 				return err

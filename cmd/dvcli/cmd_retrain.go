@@ -2,12 +2,10 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train"
 	"github.com/dv-ml/dv/train/monitor"
 )
@@ -38,25 +36,16 @@ func cmdRetrain(e *env) *cli.Command {
 			}
 			o := monitor.RetrainOptions{Model: cmd.Args().First(), Alias: cmd.String("alias"), Params: params,
 				Force: cmd.Bool("force"), Versions: map[string]string{"dv": Version}}
-			r, err := openRepo()
+			r, cfg, err := openWithConfig()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			cfg, err := workspace.LoadConfig(r.Root)
-			if err != nil {
-				return err
-			}
 			rc, err := newRecorder(ctx, r)
 			if err != nil {
 				return err
 			}
-			if !e.quiet {
-				o.Stdout, o.Stderr = e.stdout, e.stderr
-				if e.json {
-					o.Stdout = e.stderr
-				}
-			}
+			o.Stdout, o.Stderr = runStreams(e)
 			if on := onFlagsOf(cmd); on.target != "" {
 				plan, err := monitor.PlanRetrain(ctx, r, rc.Refs, cfg, o)
 				if err != nil {
@@ -68,15 +57,8 @@ func cmdRetrain(e *env) *cli.Command {
 				return runOn(ctx, e, r, rc, plan.Options, on)
 			}
 			res, err := monitor.Retrain(ctx, &train.Runner{Repo: r, Rec: rc}, cfg, o)
-			var fe *train.FailedError
-			if errors.As(err, &fe) && e.json {
-				_ = e.printJSON(res)
-			}
-			if err != nil {
+			if err := runJSON(e, res, err); err != nil || e.json {
 				return err
-			}
-			if e.json {
-				return e.printJSON(res)
 			}
 			if !e.quiet {
 				printRetrain(e, res)

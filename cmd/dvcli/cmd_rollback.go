@@ -28,7 +28,7 @@ URLs. See docs/registry.md.`,
 			if cmd.Args().Len() != 1 {
 				return usagef("rollback takes MODEL")
 			}
-			r, err := openRepo()
+			r, rc, err := openWithRecorder(ctx)
 			if err != nil {
 				return err
 			}
@@ -38,10 +38,6 @@ URLs. See docs/registry.md.`,
 				return err
 			}
 			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
-			if err != nil {
-				return err
-			}
-			rc, err := newRecorder(ctx, r)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 
 	"github.com/urfave/cli/v3"
 
@@ -112,25 +111,13 @@ func runStep(ctx context.Context, e *env, o train.RunOptions, deps, outs []strin
 		return err
 	}
 	o.Versions = map[string]string{"dv": Version}
-	if !e.quiet {
-		o.Stdout, o.Stderr = e.stdout, e.stderr
-		if e.json {
-			o.Stdout = e.stderr // stdout carries only the JSON result
-		}
-	}
+	o.Stdout, o.Stderr = runStreams(e)
 	if len(on) > 0 && on[0].target != "" {
 		return runOn(ctx, e, r, rc, o, on[0])
 	}
 	res, err := (&train.Runner{Repo: r, Rec: rc}).Run(ctx, o)
-	var fe *train.FailedError
-	if errors.As(err, &fe) && e.json {
-		_ = e.printJSON(res)
-	}
-	if err != nil {
+	if err := runJSON(e, res, err); err != nil || e.json {
 		return err
-	}
-	if e.json {
-		return e.printJSON(res)
 	}
 	printRun(e.stdout, e, res)
 	return nil

@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -44,12 +43,8 @@ func computeClient(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.R
 	}
 	_, rcfg, _ := cfg.Remote(remoteName)
 	c := &compute.Client{Repo: r, Rec: rc, Sync: s, RemoteName: remoteName, RemoteURL: rcfg.URL, Target: name, T: t}
-	if !e.quiet {
-		c.Log, c.Notes = e.stdout, e.stdout
-		if e.json {
-			c.Log, c.Notes = e.stderr, e.stderr
-		}
-	}
+	c.Log, _ = runStreams(e)
+	c.Notes = c.Log
 	return c, func() { s.Remote.Close() }, nil
 }
 
@@ -62,13 +57,7 @@ func runOn(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.Recorder,
 	defer done()
 	o.Stdout, o.Stderr = nil, nil
 	res, err := c.Run(ctx, o, compute.Options{DryRun: on.dryRun, Detach: on.detach})
-	var fe *train.FailedError
-	if e.json && res != nil && (err == nil || errors.As(err, &fe)) {
-		if perr := e.printJSON(res); perr != nil && err == nil {
-			err = perr
-		}
-	}
-	if err != nil || e.json {
+	if err := runJSON(e, res, err); err != nil || e.json {
 		return err
 	}
 	printOn(e.stdout, e, res)

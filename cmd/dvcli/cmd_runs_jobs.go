@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -40,18 +39,10 @@ func runsJob(ctx context.Context, e *env, r *workspace.Repo, follow, cancel stri
 	default:
 		res, err = c.Follow(ctx, j)
 	}
-	var fe *train.FailedError
-	if res != nil && e.json && (err == nil || errors.As(err, &fe)) {
-		if perr := e.printJSON(res); perr != nil && err == nil {
-			err = perr
-		}
-	}
-	if err != nil {
+	if err := runJSON(e, res, err); err != nil || e.json {
 		return err
 	}
-	if !e.json {
-		printRun(e.stdout, e, res)
-	}
+	printRun(e.stdout, e, res)
 	return nil
 }
 

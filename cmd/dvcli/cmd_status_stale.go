@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/alert"
 	"github.com/dv-ml/dv/train/monitor"
 )
@@ -15,15 +14,11 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 	if cmd.Args().Len() > 0 || cmd.IsSet("remote") {
 		return usagef("status --stale takes no paths and no --remote")
 	}
-	r, err := openRepo()
+	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cfg, err := workspace.LoadConfig(r.Root)
-	if err != nil {
-		return err
-	}
 	targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
 	if err != nil {
 		return err

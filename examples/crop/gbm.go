@@ -54,11 +54,11 @@ type binned struct {
 	codes [][]uint8   // per feature, per row
 }
 
-func binData(X [][]float64, nf int) *binned {
+func binData(rows [][]float64, nf int) *binned {
 	b := &binned{cuts: make([][]float64, nf), codes: make([][]uint8, nf)}
 	for f := range nf {
-		vals := make([]float64, len(X))
-		for i, x := range X {
+		vals := make([]float64, len(rows))
+		for i, x := range rows {
 			vals[i] = x[f]
 		}
 		slices.Sort(vals)
@@ -75,8 +75,8 @@ func binData(X [][]float64, nf int) *binned {
 			}
 		}
 		b.cuts[f] = cuts
-		codes := make([]uint8, len(X))
-		for i, x := range X {
+		codes := make([]uint8, len(rows))
+		for i, x := range rows {
 			k, _ := slices.BinarySearch(cuts, x[f])
 			codes[i] = uint8(k)
 		}
@@ -85,9 +85,9 @@ func binData(X [][]float64, nf int) *binned {
 	return b
 }
 
-// fit trains a booster on rows X (each of nf features) and targets y.
-func fit(X [][]float64, y []float64, nf int, p boostParams) *booster {
-	bd := binData(X, nf)
+// fit trains a booster on rows (each of nf features) and targets y.
+func fit(rows [][]float64, y []float64, nf int, p boostParams) *booster {
+	bd := binData(rows, nf)
 	mean := 0.0
 	for _, v := range y {
 		mean += v

@@ -5,32 +5,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
-	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
 	"github.com/dv-ml/dv/remote"
 	"github.com/dv-ml/dv/remote/mem"
 	"github.com/dv-ml/dv/train"
+	"github.com/dv-ml/dv/train/traintest"
 )
 
 // clone is one job's scratch project sharing remote rem.
 func clone(t *testing.T, rem remote.Store) *Worker {
 	t.Helper()
-	root := t.TempDir()
-	if err := workspace.Init(root); err != nil {
-		t.Fatal(err)
-	}
-	r, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	rs := refs.Open(filepath.Join(r.Dir, "refs"))
-	return &Worker{Repo: r, Rec: &lineage.Recorder{Store: r.Store, Refs: rs, Now: time.Now},
-		Sync: &remote.Syncer{Local: r.Store, Remote: rem, Jobs: 2, CacheDir: filepath.Join(r.Dir, "remotes", "x")}}
+	p := traintest.New(t, traintest.Options{})
+	return &Worker{Repo: p.Repo, Rec: p.Rec,
+		Sync: &remote.Syncer{Local: p.Repo.Store, Remote: rem, Jobs: 2, CacheDir: filepath.Join(p.Repo.Dir, "remotes", "x")}}
 }
 
 func record(t *testing.T, w *Worker, name, cmd string) objects.ID {

@@ -209,17 +209,7 @@ func kolmognPomeranz(n int, x float64) float64 {
 		roundf = 1
 	}
 	npwrs := 2 * (ll + 1)
-	gpower := make([]float64, npwrs)
-	twogpower := make([]float64, npwrs)
-	onem2gpower := make([]float64, npwrs)
-	gpower[0], twogpower[0], onem2gpower[0] = 1, 1, 1
-	gn, tgn, omtgn := g/fn, 2*g/fn, (1-2*g)/fn
-	for m := 1; m < npwrs; m++ {
-		fm := float64(m)
-		gpower[m] = gpower[m-1] * gn / fm
-		twogpower[m] = twogpower[m-1] * tgn / fm
-		onem2gpower[m] = onem2gpower[m-1] * omtgn / fm
-	}
+	gpower, twogpower, onem2gpower := pomeranzPowers(npwrs, g/fn), pomeranzPowers(npwrs, 2*g/fn), pomeranzPowers(npwrs, (1-2*g)/fn)
 	V0 := make([]float64, npwrs)
 	V1 := make([]float64, npwrs)
 	V1[0] = 1
@@ -246,16 +236,7 @@ func kolmognPomeranz(n int, x float64) float64 {
 			pw := pwrs[:min(ln2, len(pwrs))]
 			convStart := j1 - k1
 			convLen := j2 - j1 + 1
-			mx := 0.0
-			for c := range convLen {
-				idx := convStart + c
-				s := 0.0
-				for q := max(0, idx-len(pw)+1); q <= idx && q < len(src); q++ {
-					s += src[q] * pw[idx-q]
-				}
-				V1[c] = s
-				mx = math.Max(mx, s)
-			}
+			mx := convolve(V1, src, pw, convStart, convLen)
 			if mx > 0 && mx < em128 {
 				for c := range V1 {
 					V1[c] *= ep128
@@ -265,7 +246,39 @@ func kolmognPomeranz(n int, x float64) float64 {
 			V1s = V0s + j1 - k1
 		}
 	}
-	ans := V1[n-V1s]
+	return clip01(timesFactorial(V1[n-V1s], n, expnt))
+}
+
+// pomeranzPowers returns the truncated Poisson weights w[m] = aᵐ/m! for
+// m < k.
+func pomeranzPowers(k int, a float64) []float64 {
+	w := make([]float64, k)
+	w[0] = 1
+	for m := 1; m < k; m++ {
+		w[m] = w[m-1] * a / float64(m)
+	}
+	return w
+}
+
+// convolve sets dst[c] = Σ_q src[q]·pw[start+c−q] for c < n, and returns
+// the largest value written.
+func convolve(dst, src, pw []float64, start, n int) float64 {
+	mx := 0.0
+	for c := range n {
+		idx := start + c
+		s := 0.0
+		for q := max(0, idx-len(pw)+1); q <= idx && q < len(src); q++ {
+			s += src[q] * pw[idx-q]
+		}
+		dst[c] = s
+		mx = math.Max(mx, s)
+	}
+	return mx
+}
+
+// timesFactorial returns ans·n!·2^expnt, rescaling by 2¹²⁸ on the way so
+// that the product does not overflow before the exponent is applied.
+func timesFactorial(ans float64, n, expnt int) float64 {
 	for m := 1; m <= n; m++ {
 		if math.Abs(ans) > ep128 {
 			ans *= em128
@@ -276,7 +289,7 @@ func kolmognPomeranz(n int, x float64) float64 {
 	if expnt != 0 {
 		ans = math.Ldexp(ans, expnt)
 	}
-	return clip01(ans)
+	return ans
 }
 
 func pomeranzJ1J2(i, n, ll, ceilf, roundf int) (int, int) {

@@ -46,7 +46,6 @@ type refCase struct {
 	N2   float64   `json:"n2"`
 
 	name string
-	got  []float64
 }
 
 // scipyValues runs testdata/scipy_ref.py over the cases.

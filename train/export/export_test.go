@@ -22,6 +22,7 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
+	"github.com/dv-ml/dv/train/traintest"
 )
 
 // tproj is a dv project (no git) with a model version recorded as dv add
@@ -36,20 +37,9 @@ type tproj struct {
 
 func newProj(t *testing.T) *tproj {
 	t.Helper()
-	root := t.TempDir()
-	if err := workspace.Init(root); err != nil {
-		t.Fatal(err)
-	}
-	r, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	rs := refs.Open(filepath.Join(r.Dir, "refs"))
-	clock := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: gitrepo.Context{Commit: "0123456789abcdef0123456789abcdef01234567"},
-		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
-	return &tproj{t: t, root: root, r: r, rs: rs, rc: rc}
+	p := traintest.New(t, traintest.Options{Start: time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC),
+		Code: gitrepo.Context{Commit: "0123456789abcdef0123456789abcdef01234567"}})
+	return &tproj{t: t, root: p.Root, r: p.Repo, rs: p.Refs, rc: p.Rec}
 }
 
 func (p *tproj) write(rel string, data []byte, mode os.FileMode) {

@@ -3,8 +3,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -322,16 +320,8 @@ func (p *plan) writeOCI(ctx context.Context, s *objects.Store, dir string) (stri
 	return mfdesc.Digest.String(), setTimes(dir, p.epoch)
 }
 
-// errNoLayout means a folder is not an OCI image layout.
-var errNoLayout = errors.New("not an OCI image layout")
-
 // isOCILayout reports whether dir holds an oci-layout file.
 func isOCILayout(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, ocispec.ImageLayoutFile))
 	return !errors.Is(err, fs.ErrNotExist)
-}
-
-func sha256Hex(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }

@@ -284,11 +284,12 @@ func (p *plan) walk(ctx context.Context, s *objects.Store, id objects.ID, dir st
 func (p *plan) addFile(ctx context.Context, s *objects.Store, rel string, e objects.TreeEntry, missing *[]objects.ID) error {
 	f := File{Path: rel, Size: e.Size, Mode: modeString(e.Exec), ID: e.ID}
 	chunks, size, err := s.FileChunks(ctx, e.ID)
-	if errors.Is(err, objects.ErrNotFound) {
+	switch {
+	case errors.Is(err, objects.ErrNotFound):
 		*missing = append(*missing, e.ID)
-	} else if err != nil {
+	case err != nil:
 		return err
-	} else if size != e.Size {
+	case size != e.Size:
 		return &objects.CorruptError{What: "tree entry", Name: rel, Reason: fmt.Sprintf("size %d, its chunks add up to %d", e.Size, size)}
 	}
 	for _, c := range chunks {

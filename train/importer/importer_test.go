@@ -15,24 +15,13 @@ import (
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/traintest"
 )
 
 func newRepo(t *testing.T) (*workspace.Repo, *lineage.Recorder) {
 	t.Helper()
-	root := t.TempDir()
-	if err := workspace.Init(root); err != nil {
-		t.Fatal(err)
-	}
-	r, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	clock := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: refs.Open(filepath.Join(r.Dir, "refs")),
-		Now: func() time.Time { clock = clock.Add(time.Second); return clock }}
-	return r, rc
+	p := traintest.New(t, traintest.Options{Start: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Step: time.Second})
+	return p.Repo, p.Rec
 }
 
 // etagServer serves body with a strong ETag derived from a version

@@ -84,12 +84,31 @@ func CheckChains(ctx context.Context, s *objects.Store, rs *refs.Store) ([]Probl
 }
 
 func checkChain(ctx context.Context, s *objects.Store, rs *refs.Store, model string, head objects.ID, names []string, ids map[string]objects.ID) []Problem {
-	var out []Problem
-	add := func(id objects.ID, seq int, kind, format string, args ...any) {
-		out = append(out, Problem{Model: model, Event: id, Seq: seq, Kind: kind, Name: eventName(model, seq, id), Msg: fmt.Sprintf(format, args...)})
+	c := &chainCheck{model: model}
+	chain, ok := c.readChain(ctx, s, head)
+	if !ok {
+		return c.out
 	}
-	// Read the chain newest first, by hand: a damaged event is reported
-	// by name, with the event that names it.
+	holders := c.checkOrder(chain)
+	c.checkAliasRefs(chain, holders, names, ids)
+	return c.out
+}
+
+// chainCheck collects the problems of one model's event chain.
+type chainCheck struct {
+	model string
+	out   []Problem
+}
+
+// add reports a problem with the event id (numbered seq, 0 if unknown).
+func (c *chainCheck) add(id objects.ID, seq int, kind, format string, args ...any) {
+	c.out = append(c.out, Problem{Model: c.model, Event: id, Seq: seq, Kind: kind, Name: eventName(c.model, seq, id), Msg: fmt.Sprintf(format, args...)})
+}
+
+// readChain reads the chain from head, newest first, by hand: a damaged
+// event is reported by name, with the event that names it. It returns
+// false after a problem that ends the chain (nothing more is checked).
+func (c *chainCheck) readChain(ctx context.Context, s *objects.Store, head objects.ID) ([]lineage.Link, bool) {
 	var chain []lineage.Link
 	cr := lineage.NewChainReader(s)
 	for id, by := head, 0; !id.IsZero(); {
@@ -107,54 +126,83 @@ func checkChain(ctx context.Context, s *objects.Store, rs *refs.Store, model str
 			if len(chain) > 0 {
 				msg = fmt.Sprintf("named by event #%d as its previous, cannot be read: %v", by, err)
 			}
-			add(id, seq, kind, "%s", msg)
-			return out
+			c.add(id, seq, kind, "%s", msg)
+			return nil, false
 		}
 		l := links[0]
-		if l.Record.Type != lineage.TypePromotion || l.Record.Promotion == nil || l.Record.Name != model {
-			add(l.ID, 0, ProblemForeign, "a %s record of %q in %s's event chain", l.Record.Type, l.Record.Name, model)
-			return out
+		if l.Record.Type != lineage.TypePromotion || l.Record.Promotion == nil || l.Record.Name != c.model {
+			c.add(l.ID, 0, ProblemForeign, "a %s record of %q in %s's event chain", l.Record.Type, l.Record.Name, c.model)
+			return nil, false
 		}
 		chain = append(chain, l)
 		by = l.Record.Promotion.Seq
 		id = l.Record.Previous
 	}
-	// Oldest first: numbering, times and holders.
+	return chain, true
+}
+
+// checkOrder walks the chain (newest first) oldest first, checking
+// numbering, times and holders; it returns the holders after the newest.
+func (c *chainCheck) checkOrder(chain []lineage.Link) map[string]objects.ID {
 	holders := map[string]objects.ID{}
 	for i := len(chain) - 1; i >= 0; i-- {
 		l := chain[i]
-		p := l.Record.Promotion
 		want := len(chain) - i
 		if i < len(chain)-1 {
-			prev := chain[i+1]
-			want = prev.Record.Promotion.Seq + 1
-			if l.Record.Time.Before(prev.Record.Time) {
-				add(l.ID, p.Seq, ProblemReordered, "recorded at %s, before the event it follows (#%d at %s)",
-					l.Record.Time.Format("2006-01-02T15:04:05Z"), prev.Record.Promotion.Seq, prev.Record.Time.Format("2006-01-02T15:04:05Z"))
-			}
+			want = c.checkAfter(l, chain[i+1])
 		}
-		switch {
-		case p.Seq == want:
-		case p.Seq > want:
-			add(l.ID, p.Seq, ProblemRemoved, "follows event #%d: %d events were removed", want-1, p.Seq-want)
-		default:
-			add(l.ID, p.Seq, ProblemReordered, "numbered %d where %d was due", p.Seq, want)
-		}
-		recorded := map[string]objects.ID{}
-		maps.Copy(recorded, p.Holders)
-		expect := maps.Clone(holders)
-		if Moves(p.Decision) {
-			delete(expect, p.Alias)
-			if p.Decision != DecisionRolledBack && p.Prior != holders[p.Alias] {
-				add(l.ID, p.Seq, ProblemHolders, "its prior holder event %s is not the one that gave %s (%s)", short(p.Prior), p.Alias, short(holders[p.Alias]))
-			}
-		}
-		if !maps.Equal(recorded, expect) {
-			add(l.ID, p.Seq, ProblemHolders, "records holders %v; the events before it give %v", shortMap(recorded), shortMap(expect))
-		}
+		c.checkSeq(l, want)
+		c.checkHolders(l, holders)
 		holders = HoldersAfter(l.ID, l.Record)
 	}
-	// Alias refs.
+	return holders
+}
+
+// checkAfter checks that l is recorded no earlier than prev, the event it
+// follows, and returns the sequence number due for l.
+func (c *chainCheck) checkAfter(l, prev lineage.Link) int {
+	p := l.Record.Promotion
+	if l.Record.Time.Before(prev.Record.Time) {
+		c.add(l.ID, p.Seq, ProblemReordered, "recorded at %s, before the event it follows (#%d at %s)",
+			l.Record.Time.Format("2006-01-02T15:04:05Z"), prev.Record.Promotion.Seq, prev.Record.Time.Format("2006-01-02T15:04:05Z"))
+	}
+	return prev.Record.Promotion.Seq + 1
+}
+
+// checkSeq checks that l is numbered want.
+func (c *chainCheck) checkSeq(l lineage.Link, want int) {
+	p := l.Record.Promotion
+	switch {
+	case p.Seq == want:
+	case p.Seq > want:
+		c.add(l.ID, p.Seq, ProblemRemoved, "follows event #%d: %d events were removed", want-1, p.Seq-want)
+	default:
+		c.add(l.ID, p.Seq, ProblemReordered, "numbered %d where %d was due", p.Seq, want)
+	}
+}
+
+// checkHolders checks l's recorded holders (and prior holder) against
+// holders, those the events before it give.
+func (c *chainCheck) checkHolders(l lineage.Link, holders map[string]objects.ID) {
+	p := l.Record.Promotion
+	recorded := map[string]objects.ID{}
+	maps.Copy(recorded, p.Holders)
+	expect := maps.Clone(holders)
+	if Moves(p.Decision) {
+		delete(expect, p.Alias)
+		if p.Decision != DecisionRolledBack && p.Prior != holders[p.Alias] {
+			c.add(l.ID, p.Seq, ProblemHolders, "its prior holder event %s is not the one that gave %s (%s)", short(p.Prior), p.Alias, short(holders[p.Alias]))
+		}
+	}
+	if !maps.Equal(recorded, expect) {
+		c.add(l.ID, p.Seq, ProblemHolders, "records holders %v; the events before it give %v", shortMap(recorded), shortMap(expect))
+	}
+}
+
+// checkAliasRefs checks the model's alias refs against holders, those the
+// chain gives: each names its holder, and each holder's alias has a ref.
+func (c *chainCheck) checkAliasRefs(chain []lineage.Link, holders map[string]objects.ID, names []string, ids map[string]objects.ID) {
+	model := c.model
 	inChain := map[objects.ID]bool{}
 	for _, l := range chain {
 		inChain[l.ID] = true
@@ -170,20 +218,19 @@ func checkChain(ctx context.Context, s *objects.Store, rs *refs.Store, model str
 		switch cur := ids[n]; {
 		case cur == holders[alias]:
 		case inChain[cur]:
-			out = append(out, Problem{Model: model, Kind: ProblemLagging, Name: n,
+			c.out = append(c.out, Problem{Model: model, Kind: ProblemLagging, Name: n,
 				Msg: fmt.Sprintf("names event %s; the chain gives %s by event %s (an interrupted decision; the next dv promote or dv rollback moves it)", cur.Short(), alias, short(holders[alias]))})
 		default:
-			out = append(out, Problem{Model: model, Kind: ProblemAlias, Name: n,
+			c.out = append(c.out, Problem{Model: model, Kind: ProblemAlias, Name: n,
 				Msg: fmt.Sprintf("names %s, which is not an event of %s's chain (the chain gives %s by event %s)", cur.Short(), model, alias, short(holders[alias]))})
 		}
 	}
 	for alias, ev := range holders {
 		if !seen[alias] {
-			out = append(out, Problem{Model: model, Kind: ProblemLagging, Name: AliasRef(model, alias),
+			c.out = append(c.out, Problem{Model: model, Kind: ProblemLagging, Name: AliasRef(model, alias),
 				Msg: fmt.Sprintf("is missing; the chain gives %s by event %s (the next dv promote or dv rollback writes it)", alias, ev.Short())})
 		}
 	}
-	return out
 }
 
 func short(id objects.ID) string {

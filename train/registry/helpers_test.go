@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,10 +9,12 @@ import (
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
+	"github.com/dv-ml/dv/train/traintest"
 )
 
 type project struct {
 	t  *testing.T
+	p  *traintest.Project
 	r  *workspace.Repo
 	rs *refs.Store
 	rc *lineage.Recorder
@@ -22,31 +22,14 @@ type project struct {
 
 func newProject(t *testing.T) *project {
 	t.Helper()
-	root := t.TempDir()
-	if err := workspace.Init(root); err != nil {
-		t.Fatal(err)
-	}
-	r, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	rs := refs.Open(filepath.Join(r.Dir, "refs"))
-	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: rs, Code: gitrepo.Context{Name: "Ada"},
-		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
-	return &project{t: t, r: r, rs: rs, rc: rc}
+	p := traintest.New(t, traintest.Options{Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Code: gitrepo.Context{Name: "Ada"}})
+	return &project{t: t, p: p, r: p.Repo, rs: p.Refs, rc: p.Rec}
 }
 
 // record writes a record of typ named name with metrics, moving its ref.
 func (p *project) record(typ, name string, metrics map[string]float64) objects.ID {
 	p.t.Helper()
-	rec := &lineage.Record{Type: typ, Name: name, Metrics: metrics}
-	id, err := p.rc.Write(context.Background(), rec, lineage.RefFor(typ, name))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return id
+	return p.p.Write(&lineage.Record{Type: typ, Name: name, Metrics: metrics}, lineage.RefFor(typ, name))
 }
 
 func (p *project) model(name string, metrics map[string]float64) objects.ID {

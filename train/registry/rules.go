@@ -237,16 +237,17 @@ func Failed(checks []lineage.Check) []lineage.Check {
 	return out
 }
 
-// FailureText sums up failed rows in one line: "rmse better by > 2%
-// (1% better); rmse in soil=clay worse by <= 0.05 (0.2 worse)".
+// FailureText sums up failed rows in one line: "rmse: needs better by >
+// 2%, is 1% better; rmse in slice soil=clay: needs worse by <= 0.05, is
+// 0.2 worse".
 func FailureText(failed []lineage.Check) string {
 	parts := make([]string, 0, len(failed))
 	for _, c := range failed {
-		s := c.Metric + scopeText(c.Slice) + " " + c.Rule
+		s := c.Metric + scopeText(c.Slice) + ": needs " + c.Rule
 		if c.Note != "" {
-			s += " (" + c.Note + ")"
+			s += ", is " + c.Note
 		} else if c.Candidate != nil {
-			s += " (" + num(*c.Candidate) + ")"
+			s += ", is " + num(*c.Candidate)
 		}
 		parts = append(parts, s)
 	}
