@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/train"
 )
 
@@ -72,23 +69,6 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 		for i, out := range res.Outputs {
 			paths[i] = out.Path
 		}
-		fmt.Fprintf(w, "To track the changes with git, run:\n\tgit add %s\n", gitAddList(paths))
+		printGitAdd(w, e, paths)
 	}
-}
-
-// gitAddList names the pointer files of paths and the .gitignore files
-// next to them.
-func gitAddList(paths []string) string {
-	var list, ignores []string
-	for _, p := range paths {
-		list = append(list, p+pointer.Ext)
-		gi := ".gitignore"
-		if dir := path.Dir(p); dir != "." {
-			gi = dir + "/" + gi
-		}
-		if !slices.Contains(ignores, gi) {
-			ignores = append(ignores, gi)
-		}
-	}
-	return strings.Join(append(list, ignores...), " ")
 }
