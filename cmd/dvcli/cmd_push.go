@@ -55,7 +55,7 @@ func cmdPush(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     syncFlags(&a),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, paths, err := openWithPaths(cmd)
+			r, paths, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ func cmdFetch(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     syncFlags(&a),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, paths, err := openWithPaths(cmd)
+			r, paths, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
@@ -204,7 +204,7 @@ func cmdPull(e *env) *cli.Command {
 		ArgsUsage: "[PATH...]",
 		Flags:     flags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, paths, err := openWithPaths(cmd)
+			r, paths, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
