@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"path"
 	"runtime"
 	"strings"
 
@@ -105,8 +104,8 @@ func cmdAdd(e *env) *cli.Command {
 			if e.json {
 				return e.printJSON(results)
 			}
-			if !e.quiet && anyChanged(results) {
-				e.printf("To track the changes with git, run:\n\tgit add %s\n", pointerList(rels))
+			if anyChanged(results) {
+				printGitAdd(e.stdout, e, rels)
 			}
 			return nil
 		},
@@ -120,22 +119,6 @@ func anyChanged(rs []*workspace.AddResult) bool {
 		}
 	}
 	return false
-}
-
-// pointerList names the files git should track after adding rels: each
-// pointer file and the .gitignore beside it, as paths from the root.
-func pointerList(rels []string) string {
-	var parts []string
-	seen := map[string]bool{}
-	for _, r := range rels {
-		parts = append(parts, r+pointer.Ext)
-		gi := path.Join(path.Dir(r), ".gitignore")
-		if !seen[gi] {
-			seen[gi] = true
-			parts = append(parts, gi)
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 // checkAddRef refuses, before any data is stored, a path whose version

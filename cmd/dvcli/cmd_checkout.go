@@ -18,7 +18,7 @@ func cmdCheckout(e *env) *cli.Command {
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel workers (default: CPUs)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, rels, err := openWithPaths(cmd)
+			r, rels, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}

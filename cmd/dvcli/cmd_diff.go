@@ -21,117 +21,56 @@ func cmdDiff(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			args := cmd.Args().Slice()
-			var revs []string
-			for len(args) > 0 && len(revs) < 2 {
-				if args[0] == "--" {
-					args = args[1:]
-					break
-				}
-				if pathExists(args[0]) {
-					break
-				}
-				revs = append(revs, args[0])
-				args = args[1:]
-			}
-			filter, err := relPaths(r, args)
-			if err != nil {
+			var o workspace.DiffOptions
+			revs, args := splitDiffArgs(cmd.Args().Slice())
+			if o.Paths, err = relPaths(r, args); err != nil {
 				return err
 			}
-			var a, b *workspace.Snapshot
-			if len(revs) == 0 {
-				ptrs, err := r.ReadPointers(ctx, nil)
-				if err != nil {
-					return err
-				}
-				a = workspace.PointerSnapshot(ptrs)
-			} else {
+			if o.Revs = revs; len(revs) > 0 {
 				g, err := openGit(r)
 				if err != nil {
 					return err
 				}
-				ptrs, err := g.Pointers(ctx, revs[0])
-				if err != nil {
-					return err
-				}
-				a = workspace.PointerSnapshot(ptrs)
-				if len(revs) == 2 {
-					ptrs2, err := g.Pointers(ctx, revs[1])
-					if err != nil {
-						return err
-					}
-					b = workspace.PointerSnapshot(ptrs2)
-				}
+				o.At = g.Pointers
 			}
-			if b == nil {
-				paths, err := r.Pointers(ctx)
-				if err != nil {
-					return err
-				}
-				for p := range a.Entries {
-					paths = append(paths, p)
-				}
-				if b, _, err = r.WorkSnapshot(ctx, paths); err != nil {
-					return err
-				}
-			}
-			limit(a, filter)
-			limit(b, filter)
-			changes, err := r.Diff(ctx, a, b)
+			changes, err := r.DiffRevs(ctx, o)
 			if err != nil {
 				return err
 			}
-			changes = keepUnder(changes, filter)
-			if e.json {
-				if changes == nil {
-					changes = []workspace.Change{}
-				}
-				return e.printJSON(changes)
-			}
-			for _, c := range changes {
-				if c.Op == workspace.OpRenamed {
-					e.printf("%-9s %s -> %s\n", c.Op+":", c.From, c.Path)
-				} else {
-					e.printf("%-9s %s\n", c.Op+":", c.Path)
-				}
-			}
-			return nil
+			return printDiff(e, changes)
 		},
 	}
 }
 
-// limit keeps the tracked paths that are, contain, or lie inside a filter.
-func limit(s *workspace.Snapshot, filter []string) {
-	if len(filter) == 0 {
-		return
-	}
-	for p := range s.Entries {
-		keep := false
-		for _, f := range filter {
-			if workspace.Under(p, f) || workspace.Under(f, p) {
-				keep = true
-			}
+// splitDiffArgs splits [REV [REV]] [--] [PATH...]: an argument naming an
+// existing path (or pointer file) starts the paths.
+func splitDiffArgs(args []string) (revs, paths []string) {
+	for len(args) > 0 && len(revs) < 2 {
+		if args[0] == "--" {
+			return revs, args[1:]
 		}
-		if !keep {
-			delete(s.Entries, p)
+		if pathExists(args[0]) {
+			break
 		}
+		revs = append(revs, args[0])
+		args = args[1:]
 	}
+	return revs, args
 }
 
-func keepUnder(cs []workspace.Change, filter []string) []workspace.Change {
-	if len(filter) == 0 {
-		return cs
+func printDiff(e *env, changes []workspace.Change) error {
+	if e.json {
+		if changes == nil {
+			changes = []workspace.Change{}
+		}
+		return e.printJSON(changes)
 	}
-	var out []workspace.Change
-	for _, c := range cs {
-		for _, f := range filter {
-			if workspace.Under(c.Path, f) || (c.From != "" && workspace.Under(c.From, f)) {
-				out = append(out, c)
-				break
-			}
+	for _, c := range changes {
+		if c.Op == workspace.OpRenamed {
+			e.printf("%-9s %s -> %s\n", c.Op+":", c.From, c.Path)
+		} else {
+			e.printf("%-9s %s\n", c.Op+":", c.Path)
 		}
 	}
-	return out
+	return nil
 }
-
-// under reports whether p is dir or below it.

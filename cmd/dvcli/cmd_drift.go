@@ -45,32 +45,41 @@ func cmdDrift(e *env) *cli.Command {
 			if cmd.Args().Len() > 0 {
 				return usagef("drift takes no arguments (use --reference and --current)")
 			}
-			opts, err := driftOptions(cmd)
+			a := driftArgs{reference: cmd.String("reference"), current: cmd.String("current"),
+				columns: cmd.String("columns"), method: cmd.String("method"), threshold: cmd.String("threshold"),
+				memory: cmd.String("memory"), notify: cmd.StringSlice("notify")}
+			opts, err := a.options()
 			if err != nil {
 				return err
 			}
-			return runDrift(ctx, e, cmd, opts)
+			return runDrift(ctx, e, a, opts)
 		},
 	}
 }
 
-// driftOptions parses the flags.
-func driftOptions(cmd *cli.Command) (drift.Options, error) {
-	opts := drift.Options{Method: cmd.String("method"), Threshold: math.NaN()}
-	if cmd.String("reference") == "" || cmd.String("current") == "" {
+// driftArgs are dv drift's flags, read once in the Action.
+type driftArgs struct {
+	reference, current, columns, method, threshold, memory string
+	notify                                                 []string
+}
+
+// options parses the flags.
+func (a driftArgs) options() (drift.Options, error) {
+	opts := drift.Options{Method: a.method, Threshold: math.NaN()}
+	if a.reference == "" || a.current == "" {
 		return opts, usagef("drift needs --reference REF and --current CUR")
 	}
 	if err := drift.CheckMethod(opts.Method); err != nil {
 		return opts, usagef("--method: %v", err)
 	}
-	if t := cmd.String("threshold"); t != "" {
+	if t := a.threshold; t != "" {
 		v, err := strconv.ParseFloat(t, 64)
 		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 			return opts, usagef("--threshold %q: not a number ≥ 0", t)
 		}
 		opts.Threshold = v
 	}
-	if c := cmd.String("columns"); c != "" {
+	if c := a.columns; c != "" {
 		for _, name := range strings.Split(c, ",") {
 			if name = strings.TrimSpace(name); name == "" {
 				return opts, usagef("--columns %q: an empty column name", c)
@@ -78,7 +87,7 @@ func driftOptions(cmd *cli.Command) (drift.Options, error) {
 			opts.Columns = append(opts.Columns, strings.TrimSpace(name))
 		}
 	}
-	n, err := drift.ParseBytes(cmd.String("memory"))
+	n, err := drift.ParseBytes(a.memory)
 	if err != nil {
 		return opts, usagef("--memory: %v", err)
 	}
@@ -86,7 +95,7 @@ func driftOptions(cmd *cli.Command) (drift.Options, error) {
 	return opts, nil
 }
 
-func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options) error {
+func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) error {
 	r, cfg, err := openWithConfig()
 	if err != nil {
 		return err
@@ -96,10 +105,10 @@ func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options)
 		return err
 	}
 	var refTarget registry.Target
-	if opts.Reference, refTarget, err = driftSource(ctx, r, cmd.String("reference"), false); err != nil {
+	if opts.Reference, refTarget, err = driftSource(ctx, r, a.reference, false); err != nil {
 		return err
 	}
-	if opts.Current, _, err = driftSource(ctx, r, cmd.String("current"), true); err != nil {
+	if opts.Current, _, err = driftSource(ctx, r, a.current, true); err != nil {
 		return err
 	}
 	if opts.Recorder, err = newRecorder(ctx, r); err != nil {
@@ -134,7 +143,7 @@ func runDrift(ctx context.Context, e *env, cmd *cli.Command, opts drift.Options)
 				ev.Version = fmt.Sprintf("v%d", refTarget.Number)
 			}
 		}
-		alertErr = sendAlerts(ctx, cfg, cmd.StringSlice("notify"), ev)
+		alertErr = sendAlerts(ctx, cfg, a.notify, ev)
 	}
 	return errors.Join(alertErr, rep.Err()) // exit 5 on drift, with any alert error's line
 }

@@ -29,11 +29,12 @@ func cmdGC(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "yes", Usage: "confirm --break-lock: no dv is pushing to or collecting the remote"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			a := gcArgs{all: cmd.Bool("all-commits"), dryRun: cmd.Bool("dry-run"),
+				remote: cmd.String("remote"), remoteSet: cmd.IsSet("remote"), grace: cmd.Duration("grace")}
 			if cmd.Bool("break-lock") {
-				return breakLock(ctx, e, cmd.String("remote"), cmd.IsSet("remote"), cmd.Bool("yes"))
+				return breakLock(ctx, e, a.remote, a.remoteSet, cmd.Bool("yes"))
 			}
-			all, ws := cmd.Bool("all-commits"), cmd.Bool("workspace")
-			if all == ws {
+			if a.all == cmd.Bool("workspace") {
 				return usagef("gc needs a scope: --all-commits (keeps all history) or --workspace")
 			}
 			r, err := openRepo()
@@ -41,15 +42,15 @@ func cmdGC(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			if cmd.IsSet("remote") {
-				return gcRemote(ctx, e, r, cmd, all)
+			if a.remoteSet {
+				return gcRemote(ctx, e, r, a)
 			}
 			unlock, err := r.Store.Lock(ctx, true)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			roots, err := gcRoots(ctx, e, r, all)
+			roots, err := gcRoots(ctx, e, r, a.all)
 			if err != nil {
 				return err
 			}
@@ -57,11 +58,11 @@ func cmdGC(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store.GC(ctx, live, cmd.Bool("dry-run"))
+			st, err := r.Store.GC(ctx, live, a.dryRun)
 			if err != nil {
 				return err
 			}
-			if !cmd.Bool("dry-run") {
+			if !a.dryRun {
 				// Temporary files of killed dv runs, beside pointers and in .dv.
 				n, err := r.CleanTemp(ctx, workspace.TempAge)
 				if err != nil {
@@ -70,10 +71,10 @@ func cmdGC(e *env) *cli.Command {
 				st.TempFiles += n
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"dry_run": cmd.Bool("dry-run"), "stats": st})
+				return e.printJSON(map[string]any{"dry_run": a.dryRun, "stats": st})
 			}
 			verb := "removed"
-			if cmd.Bool("dry-run") {
+			if a.dryRun {
 				verb = "would remove"
 			}
 			e.printf("%s %d objects (%s), %d packs deleted, %d rewritten; %d objects kept\n", verb,
@@ -81,6 +82,14 @@ func cmdGC(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// gcArgs are dv gc's flags, read once in the Action.
+type gcArgs struct {
+	all, dryRun bool   // --all-commits (else --workspace), --dry-run
+	remote      string // --remote
+	remoteSet   bool   // --remote given
+	grace       time.Duration
 }
 
 // gcRoots is the project's root set (workspace.Repo.Roots) and, with all,
@@ -107,25 +116,25 @@ func gcRoots(ctx context.Context, e *env, r *workspace.Repo, all bool) ([]object
 	return r.Roots(ctx, hist...)
 }
 
-func gcRemote(ctx context.Context, e *env, r *workspace.Repo, cmd *cli.Command, all bool) error {
-	roots, err := gcRoots(ctx, e, r, all)
+func gcRemote(ctx context.Context, e *env, r *workspace.Repo, a gcArgs) error {
+	roots, err := gcRoots(ctx, e, r, a.all)
 	if err != nil {
 		return err
 	}
-	s, name, err := syncer(ctx, r, cmd.String("remote"), 8, false)
+	s, name, err := syncer(ctx, r, a.remote, 8, false)
 	if err != nil {
 		return err
 	}
 	defer s.Remote.Close()
-	st, err := s.GC(ctx, roots, cmd.Duration("grace"), cmd.Bool("dry-run"))
+	st, err := s.GC(ctx, roots, a.grace, a.dryRun)
 	if err != nil {
 		return err
 	}
 	if e.json {
-		return e.printJSON(map[string]any{"remote": name, "dry_run": cmd.Bool("dry-run"), "stats": st})
+		return e.printJSON(map[string]any{"remote": name, "dry_run": a.dryRun, "stats": st})
 	}
 	verb := "removed"
-	if cmd.Bool("dry-run") {
+	if a.dryRun {
 		verb = "would remove"
 	}
 	e.printf("%s: %s %d objects (%s), %d packs deleted, %d rewritten, %d unindexed; %d objects kept, %d young files kept\n",

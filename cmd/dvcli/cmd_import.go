@@ -66,9 +66,7 @@ func cmdImport(e *env) *cli.Command {
 				return nil
 			}
 			e.printf("imported %s: %s from %s (version %s)\n", res.Path, humanBytes(res.Bytes), res.Source, res.Version.Short())
-			if !e.quiet {
-				e.printf("To track the changes with git, run:\n\tgit add %s\n", gitAddList([]string{res.Path}))
-			}
+			printGitAdd(e.stdout, e, []string{res.Path})
 			return nil
 		},
 	}

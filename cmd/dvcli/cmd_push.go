@@ -13,12 +13,20 @@ import (
 	"github.com/dv-ml/dv/train/registry"
 )
 
-func syncFlags() []cli.Flag {
+// syncFlags are the flags dv push, fetch and pull share, bound to a.
+func syncFlags(a *syncArgs) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "remote `NAME` (default: dv.yaml's default)"},
-		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "parallel transfers"},
-		&cli.BoolFlag{Name: "all-commits", Aliases: []string{"a"}, Usage: "every version any git commit, branch or tag names, not just the work tree's"},
+		&cli.StringFlag{Name: "remote", Aliases: []string{"r"}, Usage: "remote `NAME` (default: dv.yaml's default)", Destination: &a.remote},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "parallel transfers", Destination: &a.jobs},
+		&cli.BoolFlag{Name: "all-commits", Aliases: []string{"a"}, Usage: "every version any git commit, branch or tag names, not just the work tree's", Destination: &a.all},
 	}
+}
+
+// syncArgs are the flags of dv push, fetch and pull (bound by syncFlags).
+type syncArgs struct {
+	remote string // --remote
+	jobs   int    // --jobs
+	all    bool   // --all-commits
 }
 
 // scopeRoots returns the objects a push or fetch covers: the data of the
@@ -40,22 +48,23 @@ func scopeRoots(ctx context.Context, e *env, r *workspace.Repo, paths []string, 
 }
 
 func cmdPush(e *env) *cli.Command {
+	var a syncArgs
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "upload what the remote lacks: packs, then the index, then refs",
 		ArgsUsage: "[PATH...]",
-		Flags:     syncFlags(),
+		Flags:     syncFlags(&a),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, paths, err := openWithPaths(cmd)
+			r, paths, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			roots, err := scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
+			roots, err := scopeRoots(ctx, e, r, paths, a.all)
 			if err != nil {
 				return err
 			}
-			s, name, err := syncer(ctx, r, cmd.String("remote"), cmd.Int("jobs"), true)
+			s, name, err := syncer(ctx, r, a.remote, a.jobs, true)
 			if err != nil {
 				return err
 			}
@@ -104,8 +113,8 @@ func nonNil(s []string) []string {
 
 // fetch downloads the scope's data and, for a whole pull, the remote's
 // refs and their data, then moves local refs (remote.Syncer.Pull).
-func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, paths []string) (remote.FetchStats, string, error) {
-	s, name, err := syncer(ctx, r, cmd.String("remote"), cmd.Int("jobs"), false)
+func fetch(ctx context.Context, e *env, a syncArgs, r *workspace.Repo, paths []string) (remote.FetchStats, string, error) {
+	s, name, err := syncer(ctx, r, a.remote, a.jobs, false)
 	if err != nil {
 		return remote.FetchStats{}, "", err
 	}
@@ -115,7 +124,7 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 	s.OnBytes = onData
 	s.Greedy = len(paths) == 0
 	o := remote.PullOptions{Roots: func(ctx context.Context) ([]objects.ID, error) {
-		return scopeRoots(ctx, e, r, paths, cmd.Bool("all-commits"))
+		return scopeRoots(ctx, e, r, paths, a.all)
 	}}
 	if len(paths) == 0 {
 		o.Refs = localRefs(r)
@@ -140,18 +149,19 @@ func fetch(ctx context.Context, e *env, cmd *cli.Command, r *workspace.Repo, pat
 }
 
 func cmdFetch(e *env) *cli.Command {
+	var a syncArgs
 	return &cli.Command{
 		Name:      "fetch",
 		Usage:     "download what the local store lacks (does not touch the work tree)",
 		ArgsUsage: "[PATH...]",
-		Flags:     syncFlags(),
+		Flags:     syncFlags(&a),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, paths, err := openWithPaths(cmd)
+			r, paths, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			st, name, err := fetch(ctx, e, cmd, r, paths)
+			st, name, err := fetch(ctx, e, a, r, paths)
 			if err != nil {
 				return err
 			}
@@ -185,23 +195,25 @@ func reportFetch(e *env, name string, st remote.FetchStats, co []workspace.Check
 }
 
 func cmdPull(e *env) *cli.Command {
-	flags := append(syncFlags(), &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite data that is not in the store"})
+	var a syncArgs
+	var force bool
+	flags := append(syncFlags(&a), &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite data that is not in the store", Destination: &force})
 	return &cli.Command{
 		Name:      "pull",
 		Usage:     "fetch, then check out the work tree",
 		ArgsUsage: "[PATH...]",
 		Flags:     flags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			r, paths, err := openWithPaths(cmd)
+			r, paths, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			st, name, err := fetch(ctx, e, cmd, r, paths)
+			st, name, err := fetch(ctx, e, a, r, paths)
 			if err != nil {
 				return err
 			}
-			co, cerr := r.Checkout(ctx, paths, workspace.CheckoutOptions{Force: cmd.Bool("force")})
+			co, cerr := r.Checkout(ctx, paths, workspace.CheckoutOptions{Force: force})
 			if err := reportFetch(e, name, st, co); err != nil {
 				return err
 			}

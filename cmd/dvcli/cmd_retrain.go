@@ -11,6 +11,7 @@ import (
 )
 
 func cmdRetrain(e *env) *cli.Command {
+	var on onFlags
 	return &cli.Command{
 		Name:  "retrain",
 		Usage: "re-run the alias holder's recorded training run with the newest versions of its inputs",
@@ -25,7 +26,7 @@ func cmdRetrain(e *env) *cli.Command {
 			&cli.StringFlag{Name: "alias", Aliases: []string{"a"}, Usage: "re-run the version holding `ALIAS`"},
 			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "override a recorded parameter `k=v` (repeatable)"},
 			&cli.BoolFlag{Name: "force", Usage: "run even when the run cache holds the result"},
-		}, onFlagDefs()...),
+		}, onFlagDefs(&on)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
 				return usagef("retrain needs one MODEL")
@@ -46,7 +47,7 @@ func cmdRetrain(e *env) *cli.Command {
 				return err
 			}
 			o.Stdout, o.Stderr = runStreams(e)
-			if on := onFlagsOf(cmd); on.target != "" {
+			if on.target != "" {
 				plan, err := monitor.PlanRetrain(ctx, r, rc.Refs, cfg, o)
 				if err != nil {
 					return err

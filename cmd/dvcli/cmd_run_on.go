@@ -5,23 +5,20 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/urfave/cli/v3"
-
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train"
 	"github.com/dv-ml/dv/train/compute"
 )
 
-// onFlags are dv run/train's --on flags.
+// onFlags are dv run/train/retrain's --on flags (bound by onFlagDefs).
 type onFlags struct {
-	target         string
-	dryRun, detach bool
+	target               string
+	dryRun, detach, wait bool
 }
 
-func onFlagsOf(cmd *cli.Command) onFlags {
-	return onFlags{target: cmd.String("on"), dryRun: cmd.Bool("dry-run"), detach: cmd.Bool("detach") || !cmd.Bool("wait")}
-}
+// detached: --detach, or --wait=false.
+func (on onFlags) detached() bool { return on.detach || !on.wait }
 
 // computeClient opens compute target name of dv.yaml and its remote.
 func computeClient(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.Recorder, name string) (*compute.Client, func(), error) {
@@ -56,7 +53,7 @@ func runOn(ctx context.Context, e *env, r *workspace.Repo, rc *lineage.Recorder,
 	}
 	defer done()
 	o.Stdout, o.Stderr = nil, nil
-	res, err := c.Run(ctx, o, compute.Options{DryRun: on.dryRun, Detach: on.detach})
+	res, err := c.Run(ctx, o, compute.Options{DryRun: on.dryRun, Detach: on.detached()})
 	if err := runJSON(e, res, err); err != nil || e.json {
 		return err
 	}

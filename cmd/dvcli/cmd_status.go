@@ -27,9 +27,10 @@ func cmdStatus(e *env) *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Bool("stale") {
-				return statusStale(ctx, e, cmd)
+				return statusStale(ctx, e, staleArgs{argsOrRemote: cmd.Args().Len() > 0 || cmd.IsSet("remote"),
+					notify: cmd.StringSlice("notify"), exitCode: cmd.Bool("exit-code")})
 			}
-			r, rels, err := openWithPaths(cmd)
+			r, rels, err := openWithPaths(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}

@@ -3,15 +3,20 @@ package dvcli
 import (
 	"context"
 
-	"github.com/urfave/cli/v3"
-
 	"github.com/dv-ml/dv/train/alert"
 	"github.com/dv-ml/dv/train/monitor"
 )
 
+// staleArgs are the flags of dv status --stale, read once in the Action.
+type staleArgs struct {
+	argsOrRemote bool     // paths or --remote given (refused)
+	notify       []string // --notify
+	exitCode     bool     // --exit-code
+}
+
 // statusStale is dv status --stale: the stale models, with their reasons.
-func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
-	if cmd.Args().Len() > 0 || cmd.IsSet("remote") {
+func statusStale(ctx context.Context, e *env, a staleArgs) error {
+	if a.argsOrRemote {
 		return usagef("status --stale takes no paths and no --remote")
 	}
 	r, cfg, err := openWithConfig()
@@ -19,7 +24,7 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 		return err
 	}
 	defer r.Close()
-	targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+	targets, err := alertTargets(cfg, a.notify)
 	if err != nil {
 		return err
 	}
@@ -48,7 +53,7 @@ func statusStale(ctx context.Context, e *env, cmd *cli.Command) error {
 		events = append(events, sm.Alert())
 	}
 	notify(ctx, e, targets, events...)
-	if len(rep.Stale) > 0 && cmd.Bool("exit-code") {
+	if len(rep.Stale) > 0 && a.exitCode {
 		return errSilent
 	}
 	return nil

@@ -5,18 +5,16 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/train"
 )
 
 func cmdTrain(e *env) *cli.Command {
+	var a runArgs
 	return &cli.Command{
 		Name:  "train",
 		Usage: "run a training command; its output becomes a model version with the metrics it wrote",
@@ -29,21 +27,21 @@ func cmdTrain(e *env) *cli.Command {
 		StopOnNthArg:              &stopAfterFirstArg,
 		DisableSliceFlagSeparator: true,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the `MODEL` name (refs models/MODEL and runs/MODEL)"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "the model file or directory `MODEL_PATH` the command writes"},
-			&cli.StringFlag{Name: "metrics", Aliases: []string{"M"}, Usage: "the `METRICS_FILE` the command writes (JSON, YAML or CSV)"},
-		}, runFlags()...),
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the `MODEL` name (refs models/MODEL and runs/MODEL)", Destination: &a.name},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "the model file or directory `MODEL_PATH` the command writes", Destination: &a.modelPath},
+			&cli.StringFlag{Name: "metrics", Aliases: []string{"M"}, Usage: "the `METRICS_FILE` the command writes (JSON, YAML or CSV)", Destination: &a.metrics},
+		}, runFlags(&a)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			name, out := cmd.String("name"), cmd.String("out")
-			if name == "" || out == "" {
+			if a.name == "" || a.modelPath == "" {
 				return usagef("train needs a model name and path: dv train -n MODEL -o MODEL_PATH ... -- CMD")
 			}
-			o, err := runOptions(cmd, name)
+			o, err := runOptions(&a, cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
-			o.Model = &train.ModelOptions{Name: name}
-			return runStep(ctx, e, o, cmd.StringSlice("dep"), []string{out}, out, cmd.String("metrics"), onFlagsOf(cmd))
+			o.Model = &train.ModelOptions{Name: a.name}
+			a.outs = []string{a.modelPath}
+			return runStep(ctx, e, o, &a)
 		},
 	}
 }
@@ -72,23 +70,6 @@ func printRun(w io.Writer, e *env, res *train.RunResult) {
 		for i, out := range res.Outputs {
 			paths[i] = out.Path
 		}
-		fmt.Fprintf(w, "To track the changes with git, run:\n\tgit add %s\n", gitAddList(paths))
+		printGitAdd(w, e, paths)
 	}
-}
-
-// gitAddList names the pointer files of paths and the .gitignore files
-// next to them.
-func gitAddList(paths []string) string {
-	var list, ignores []string
-	for _, p := range paths {
-		list = append(list, p+pointer.Ext)
-		gi := ".gitignore"
-		if dir := path.Dir(p); dir != "." {
-			gi = dir + "/" + gi
-		}
-		if !slices.Contains(ignores, gi) {
-			ignores = append(ignores, gi)
-		}
-	}
-	return strings.Join(append(list, ignores...), " ")
 }

@@ -205,14 +205,14 @@ func openRepo() (*workspace.Repo, error) {
 	return r, nil
 }
 
-// openWithPaths opens the project and converts the command's arguments to
-// work-tree paths; the caller closes the repo.
-func openWithPaths(cmd *cli.Command) (*workspace.Repo, []string, error) {
+// openWithPaths opens the project and converts the command's arguments
+// (args) to work-tree paths; the caller closes the repo.
+func openWithPaths(args []string) (*workspace.Repo, []string, error) {
 	r, err := openRepo()
 	if err != nil {
 		return nil, nil, err
 	}
-	rels, err := relPaths(r, cmd.Args().Slice())
+	rels, err := relPaths(r, args)
 	if err != nil {
 		r.Close()
 		return nil, nil, err
