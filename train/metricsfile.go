@@ -127,6 +127,9 @@ func flatten(prefix string, v any, out map[string]float64) error {
 	switch x := v.(type) {
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if strings.TrimSpace(k) == "" {
+				continue // no name: not a metric (as an unnamed CSV column)
+			}
 			if err := flatten(join(k), x[k], out); err != nil {
 				return err
 			}
@@ -134,6 +137,9 @@ func flatten(prefix string, v any, out map[string]float64) error {
 		return nil
 	case map[any]any:
 		for k, e := range x {
+			if strings.TrimSpace(fmt.Sprint(k)) == "" {
+				continue
+			}
 			if err := flatten(join(fmt.Sprint(k)), e, out); err != nil {
 				return err
 			}
