@@ -43,7 +43,8 @@ func cmdVerifyBundle(e *env) *cli.Command {
 				res.Model, res.Number, res.Record.Short(), res.Files, humanBytes(res.Bytes))
 			if res.RecordChecked {
 				e.printf("  matches the model version's record in this project\n")
-			} else if res.Note != "" {
+			}
+			if res.Note != "" {
 				e.printf("  note: %s\n", res.Note)
 			}
 			return nil
