@@ -52,11 +52,14 @@ type seenFile struct {
 
 // contents is what a bundle holds, whatever its format.
 type contents struct {
-	format   string
-	files    map[string]*seenFile
-	dirs     map[string]bool
-	manifest []byte
-	problems []error
+	format string
+	files  map[string]*seenFile
+	dirs   map[string]bool // the folders it holds (a tar or a docker context)
+	// keepsDirs is true for the formats that hold folders: an OCI layout
+	// carries the empty ones in its manifest only.
+	keepsDirs bool
+	manifest  []byte
+	problems  []error
 }
 
 func (c *contents) problem(name, format string, args ...any) {
@@ -229,6 +232,42 @@ func (c *contents) against(m *Manifest) {
 	for _, p := range extra {
 		c.problem(p, "in the bundle but not in %s", ManifestName)
 	}
+	if c.keepsDirs {
+		c.againstDirs(m)
+	}
+}
+
+// againstDirs compares the bundle's empty folders with the manifest's
+// dirs, both ways: a folder a file or another folder lies in is not
+// empty, whether the bundle holds an entry for it or not.
+func (c *contents) againstDirs(m *Manifest) {
+	full := map[string]bool{ModelDir: true}
+	parents := func(p string) {
+		for d := path.Dir(p); d != "." && !full[d]; d = path.Dir(d) {
+			full[d] = true
+		}
+	}
+	for p := range c.files {
+		parents(p)
+	}
+	for _, f := range m.Files {
+		parents(f.Path)
+	}
+	for d := range c.dirs {
+		parents(d)
+	}
+	listed := map[string]bool{}
+	for _, d := range m.Dirs {
+		listed[d] = true
+		if !c.dirs[d] {
+			c.problem(d, "listed in %s but not in the bundle", ManifestName)
+		}
+	}
+	for _, d := range sortedNames(c.dirs) {
+		if !full[d] && !listed[d] {
+			c.problem(d, "in the bundle but not in %s", ManifestName)
+		}
+	}
 }
 
 func short(s string) string {
@@ -363,7 +402,7 @@ func readManifestFrom(r io.Reader) ([]byte, error) {
 // readDocker reads a build context: Dockerfile, manifest.json and model/.
 // A missing file is a problem, a failed read an error.
 func readDocker(ctx context.Context, dir string, open openFunc) (*contents, error) {
-	c := &contents{format: FormatDocker, files: map[string]*seenFile{}, dirs: map[string]bool{}}
+	c := &contents{format: FormatDocker, files: map[string]*seenFile{}, dirs: map[string]bool{}, keepsDirs: true}
 	b, err := readFile(open, filepath.Join(dir, ManifestName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

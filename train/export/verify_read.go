@@ -81,7 +81,7 @@ func readTar(ctx context.Context, name string, open openFunc) (*contents, error)
 	defer f.Close()
 	trap := &readTrap{r: f}
 	br := bufio.NewReaderSize(trap, 1<<20)
-	c := &contents{format: FormatTar, files: map[string]*seenFile{}, dirs: map[string]bool{}}
+	c := &contents{format: FormatTar, files: map[string]*seenFile{}, dirs: map[string]bool{}, keepsDirs: true}
 	// damaged records err (met at entry p) as a problem when the bytes
 	// are at fault, and returns the error when reading them failed.
 	damaged := func(p, what string, err error) (*contents, error) {

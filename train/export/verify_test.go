@@ -1,6 +1,8 @@
 package export
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -211,5 +213,99 @@ func TestVerifyRunLoad(t *testing.T) {
 	res, err := VerifyBundle(t.Context(), out, runLoader{StoreRecords{p.r.Store}, run, &objects.NotFoundError{ID: run}})
 	if err != nil || !res.RecordChecked || !strings.Contains(res.Note, "metrics not checked") {
 		t.Fatalf("run not in the store: %+v, %v", res, err)
+	}
+}
+
+// retar copies the tar in to out, leaving out the entry named drop and
+// adding a folder entry named add (each when not "").
+func retar(t *testing.T, in, out, drop, add string) {
+	t.Helper()
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	tr, tw := tar.NewReader(f), tar.NewWriter(&buf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == drop {
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if add != "" {
+		if err := tw.WriteHeader(&tar.Header{Name: add, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyDirs: the folders of a tar or a docker context must be the
+// manifest's, both ways: a removed empty folder or an extra one is
+// damage.
+func TestVerifyDirs(t *testing.T) {
+	p, _ := modelProject(t)
+	dir := t.TempDir()
+	recs := StoreRecords{Store: p.r.Store}
+	ctx := t.Context()
+	tp := filepath.Join(dir, "m.tar")
+	p.export(Options{Target: "clf", Out: tp, Format: FormatTar})
+	for _, tc := range []struct{ drop, add, want string }{
+		{"model/empty/", "", "model/empty: listed in manifest.json but not in the bundle"},
+		{"", "model/extra/", "model/extra: in the bundle but not in manifest.json"},
+		{"", "model/empty/sub/", "model/empty/sub: in the bundle but not in manifest.json"},
+		{"model/empty/", "model/tok/more/", "model/tok/more: in the bundle but not in manifest.json"},
+	} {
+		out := filepath.Join(dir, "d.tar")
+		retar(t, tp, out, tc.drop, tc.add)
+		_, err := VerifyBundle(ctx, out, recs)
+		wantDamage(t, "tar -"+tc.drop+" +"+tc.add, err, tc.want)
+	}
+	// A tar that holds only the folders no file lies in is whole.
+	out := filepath.Join(dir, "d.tar")
+	retar(t, tp, out, "model/tok/", "")
+	if _, err := VerifyBundle(ctx, out, recs); err != nil {
+		t.Fatalf("tar without model/tok/: %v", err)
+	}
+
+	d := filepath.Join(dir, "ctx")
+	p.export(Options{Target: "clf", Out: d, Format: FormatDocker})
+	empty, extra := filepath.Join(d, "model", "empty"), filepath.Join(d, "model", "tok", "extra")
+	if err := os.Remove(empty); err != nil {
+		t.Fatal(err)
+	}
+	_, err := VerifyBundle(ctx, d, recs)
+	wantDamage(t, "docker without model/empty", err, "model/empty: listed in manifest.json but not in the bundle")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(extra, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyBundle(ctx, d, recs)
+	wantDamage(t, "docker with model/tok/extra", err, "model/tok/extra: in the bundle but not in manifest.json")
+	if err := os.Remove(extra); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyBundle(ctx, d, recs); err != nil {
+		t.Fatalf("docker context restored: %v", err)
 	}
 }
