@@ -16,8 +16,9 @@ func cmdVerifyBundle(e *env) *cli.Command {
 		Usage: "check every digest of a bundle written by dv export, and inside a project that it matches its model version's record",
 		Description: "OUT is a tar, a .tar.zst, an OCI layout or a docker build context. Each file's size,\n" +
 			"SHA-256, BLAKE3 and dv id must match manifest.json, every OCI blob its digest, and the files\n" +
-			"must make the data id the manifest names. Inside a dv project holding the version's record,\n" +
-			"the manifest must match the record. Exit 3 on any mismatch, one line per damaged file.",
+			"must make the data id the manifest names, and a tar's or docker context's folders must be the\n" +
+			"manifest's. Inside a dv project holding the version's record, the manifest must match the\n" +
+			"record. Exit 3 on any mismatch, one line per damaged file; exit 1 when a file cannot be read.",
 		ArgsUsage: "OUT",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
@@ -43,7 +44,8 @@ func cmdVerifyBundle(e *env) *cli.Command {
 				res.Model, res.Number, res.Record.Short(), res.Files, humanBytes(res.Bytes))
 			if res.RecordChecked {
 				e.printf("  matches the model version's record in this project\n")
-			} else if res.Note != "" {
+			}
+			if res.Note != "" {
 				e.printf("  note: %s\n", res.Note)
 			}
 			return nil

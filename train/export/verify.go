@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -35,7 +36,8 @@ type VerifyResult struct {
 	// RecordChecked is true when the bundle was compared with the model
 	// version's record in the project's store.
 	RecordChecked bool `json:"record_checked"`
-	// Note says why the record was not checked.
+	// Note says why the record, or the metrics of its run, were not
+	// checked.
 	Note string `json:"note,omitempty"`
 }
 
@@ -50,11 +52,14 @@ type seenFile struct {
 
 // contents is what a bundle holds, whatever its format.
 type contents struct {
-	format   string
-	files    map[string]*seenFile
-	dirs     map[string]bool
-	manifest []byte
-	problems []error
+	format string
+	files  map[string]*seenFile
+	dirs   map[string]bool // the folders it holds (a tar or a docker context)
+	// keepsDirs is true for the formats that hold folders: an OCI layout
+	// carries the empty ones in its manifest only.
+	keepsDirs bool
+	manifest  []byte
+	problems  []error
 }
 
 func (c *contents) problem(name, format string, args ...any) {
@@ -105,8 +110,16 @@ func (s StoreRecords) Load(ctx context.Context, id objects.ID) (*lineage.Record,
 // .tar.zst, an OCI layout or a docker build context) against its
 // manifest, and, when recs is not nil, the manifest against the model
 // version's record. Each mismatch is a *objects.CorruptError naming the
-// file; they are joined.
+// file; they are joined: a truncated or garbled bundle, a missing file, a
+// digest that does not match. A failed read (permission denied, an I/O
+// error) says nothing about the bundle's bytes: it is returned as a plain
+// error naming the file.
 func VerifyBundle(ctx context.Context, out string, recs RecordLoader) (*VerifyResult, error) {
+	return verifyBundle(ctx, out, recs, osOpen)
+}
+
+// verifyBundle is VerifyBundle reading the bundle's files with open.
+func verifyBundle(ctx context.Context, out string, recs RecordLoader, open openFunc) (*VerifyResult, error) {
 	fi, err := os.Stat(out)
 	if err != nil {
 		return nil, err
@@ -114,11 +127,11 @@ func VerifyBundle(ctx context.Context, out string, recs RecordLoader) (*VerifyRe
 	var c *contents
 	switch {
 	case !fi.IsDir():
-		c, err = readTar(ctx, out)
+		c, err = readTar(ctx, out, open)
 	case isOCILayout(out):
-		c, err = readOCI(ctx, out)
+		c, err = readOCI(ctx, out, open)
 	default:
-		c, err = readDocker(ctx, out)
+		c, err = readDocker(ctx, out, open)
 	}
 	if err != nil {
 		return nil, err
@@ -146,29 +159,46 @@ func VerifyBundle(ctx context.Context, out string, recs RecordLoader) (*VerifyRe
 		if dataID != m.Model.Data {
 			c.problem(ManifestName, "model.data is %s, the files make %s", m.Model.Data.Short(), dataID.Short())
 		}
-		if recs == nil {
-			res.Note = "outside a dv project: digests checked, not the record"
-		} else {
-			rec, err := recs.Load(ctx, m.Model.Record)
-			switch {
-			case errors.Is(err, objects.ErrNotFound):
-				res.Note = fmt.Sprintf("record %s is not in this project's store: digests checked, not the record", m.Model.Record.Short())
-			case err != nil:
-				return res, err
-			default:
-				metrics := rec.Metrics
-				if len(metrics) == 0 && !rec.Run.IsZero() {
-					// A version without metrics shows its run's (train.MetricsOf).
-					if run, err := recs.Load(ctx, rec.Run); err == nil {
-						metrics = run.Metrics
-					}
-				}
-				res.RecordChecked = true
-				c.againstRecord(m, rec, metrics, dataID)
-			}
+		if err := c.checkRecord(ctx, recs, m, dataID, res); err != nil {
+			return res, err
 		}
 	}
 	return res, errors.Join(c.problems...)
+}
+
+// checkRecord compares the manifest with the model version's record
+// when recs holds it, noting in res why not otherwise. Failing to load a
+// record is an error, not a problem with the bundle.
+func (c *contents) checkRecord(ctx context.Context, recs RecordLoader, m *Manifest, dataID objects.ID, res *VerifyResult) error {
+	if recs == nil {
+		res.Note = "outside a dv project: digests checked, not the record"
+		return nil
+	}
+	rec, err := recs.Load(ctx, m.Model.Record)
+	switch {
+	case errors.Is(err, objects.ErrNotFound):
+		res.Note = fmt.Sprintf("record %s is not in this project's store: digests checked, not the record", m.Model.Record.Short())
+		return nil
+	case err != nil:
+		return err
+	}
+	metrics, known := rec.Metrics, true
+	if len(metrics) == 0 && !rec.Run.IsZero() {
+		// A version without metrics shows its run's (train.MetricsOf).
+		run, err := recs.Load(ctx, rec.Run)
+		switch {
+		case errors.Is(err, objects.ErrNotFound):
+			known = false
+			res.Note = fmt.Sprintf("run record %s is not in this project's store: metrics not checked", rec.Run.Short())
+		case err != nil:
+			return err
+		default:
+			metrics = run.Metrics
+		}
+	}
+	res.RecordChecked = true
+	c.againstRecord(m, rec, metrics, known, dataID)
+	return nil
 }
 
 // against compares what the bundle holds with its manifest.
@@ -201,6 +231,42 @@ func (c *contents) against(m *Manifest) {
 	sort.Strings(extra)
 	for _, p := range extra {
 		c.problem(p, "in the bundle but not in %s", ManifestName)
+	}
+	if c.keepsDirs {
+		c.againstDirs(m)
+	}
+}
+
+// againstDirs compares the bundle's empty folders with the manifest's
+// dirs, both ways: a folder a file or another folder lies in is not
+// empty, whether the bundle holds an entry for it or not.
+func (c *contents) againstDirs(m *Manifest) {
+	full := map[string]bool{ModelDir: true}
+	parents := func(p string) {
+		for d := path.Dir(p); d != "." && !full[d]; d = path.Dir(d) {
+			full[d] = true
+		}
+	}
+	for p := range c.files {
+		parents(p)
+	}
+	for _, f := range m.Files {
+		parents(f.Path)
+	}
+	for d := range c.dirs {
+		parents(d)
+	}
+	listed := map[string]bool{}
+	for _, d := range m.Dirs {
+		listed[d] = true
+		if !c.dirs[d] {
+			c.problem(d, "listed in %s but not in the bundle", ManifestName)
+		}
+	}
+	for _, d := range sortedNames(c.dirs) {
+		if !full[d] && !listed[d] {
+			c.problem(d, "in the bundle but not in %s", ManifestName)
+		}
 	}
 }
 
@@ -278,8 +344,9 @@ func sortedNames[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
-// againstRecord compares the manifest with the model version's record.
-func (c *contents) againstRecord(m *Manifest, rec *lineage.Record, metrics map[string]float64, dataID objects.ID) {
+// againstRecord compares the manifest with the model version's record;
+// with the version's metrics when metricsKnown.
+func (c *contents) againstRecord(m *Manifest, rec *lineage.Record, metrics map[string]float64, metricsKnown bool, dataID objects.ID) {
 	name := rec.Name
 	if name == "" {
 		name = rec.Path
@@ -295,7 +362,7 @@ func (c *contents) againstRecord(m *Manifest, rec *lineage.Record, metrics map[s
 		c.problem(ManifestName, "model.commit %q, the record says %q", m.Model.Commit, rec.Commit)
 	case m.runID() != rec.Run:
 		c.problem(ManifestName, "lineage.run differs from the record's run %s", rec.Run.Short())
-	case !sameMetrics(m.Metrics, metrics):
+	case metricsKnown && !sameMetrics(m.Metrics, metrics):
 		c.problem(ManifestName, "metrics differ from the record's")
 	}
 }
@@ -333,58 +400,76 @@ func readManifestFrom(r io.Reader) ([]byte, error) {
 }
 
 // readDocker reads a build context: Dockerfile, manifest.json and model/.
-func readDocker(ctx context.Context, dir string) (*contents, error) {
-	c := &contents{format: FormatDocker, files: map[string]*seenFile{}, dirs: map[string]bool{}}
-	root := os.DirFS(dir)
-	if _, err := fs.Stat(root, ManifestName); errors.Is(err, fs.ErrNotExist) {
+// A missing file is a problem, a failed read an error.
+func readDocker(ctx context.Context, dir string, open openFunc) (*contents, error) {
+	c := &contents{format: FormatDocker, files: map[string]*seenFile{}, dirs: map[string]bool{}, keepsDirs: true}
+	b, err := readFile(open, filepath.Join(dir, ManifestName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: not a dv bundle (no %s, oci-layout or tar)", dir, ManifestName)
-	}
-	if b, err := fs.ReadFile(root, ManifestName); err == nil {
-		c.manifest = b
-	} else {
+	case err != nil:
 		return nil, err
 	}
-	if df, err := fs.ReadFile(root, DockerfileName); err != nil {
+	c.manifest = b
+	df, err := readFile(open, filepath.Join(dir, DockerfileName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		c.problem(DockerfileName, "missing")
-	} else if m, err := DecodeManifest(c.manifest); err == nil &&
-		!bytes.Contains(df, []byte(AnnotationRecord+`="`+m.Model.Record.String()+`"`)) {
-		c.problem(DockerfileName, "its %s label does not name the manifest's record %s", AnnotationRecord, m.Model.Record.Short())
+	case err != nil:
+		return nil, err
+	default:
+		if m, err := DecodeManifest(c.manifest); err == nil &&
+			!bytes.Contains(df, []byte(AnnotationRecord+`="`+m.Model.Record.String()+`"`)) {
+			c.problem(DockerfileName, "its %s label does not name the manifest's record %s", AnnotationRecord, m.Model.Record.Short())
+		}
 	}
-	err := fs.WalkDir(root, ModelDir, func(p string, d fs.DirEntry, err error) error {
+	top := filepath.Join(dir, ModelDir)
+	err = filepath.WalkDir(top, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if name == top && errors.Is(err, fs.ErrNotExist) {
+				c.problem(ModelDir, "missing")
+				return filepath.SkipDir
+			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		rel, err := filepath.Rel(dir, name)
+		if err != nil {
+			return err
+		}
+		p := filepath.ToSlash(rel)
 		switch {
 		case d.IsDir():
 			c.dirs[p] = true
 		case d.Type().IsRegular():
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			f, err := root.Open(p)
-			if err != nil {
-				return err
-			}
-			s, err := hashStream(ctx, bufio.NewReaderSize(f, 1<<20))
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			exec := fi.Mode()&0o111 != 0
-			s.exec = &exec
-			c.files[p] = s
+			return c.hashDockerFile(ctx, open, name, p, d)
 		default:
 			c.problem(p, "not a regular file or folder")
 		}
 		return nil
 	})
-	if errors.Is(err, fs.ErrNotExist) {
-		c.problem(ModelDir, "missing")
-		err = nil
-	}
 	return c, err
+}
+
+// hashDockerFile hashes the file name (p in the bundle) of a build context.
+func (c *contents) hashDockerFile(ctx context.Context, open openFunc, name, p string, d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	f, err := open(name)
+	if err != nil {
+		return err
+	}
+	s, err := hashStream(ctx, bufio.NewReaderSize(f, 1<<20))
+	f.Close()
+	if err != nil {
+		return ioErr(name, err)
+	}
+	exec := fi.Mode()&0o111 != 0
+	s.exec = &exec
+	c.files[p] = s
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,15 +23,77 @@ import (
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
-// readTar reads a tar or .tar.zst bundle, hashing every file.
-func readTar(ctx context.Context, name string) (*contents, error) {
-	f, err := os.Open(name)
+// openFunc opens one file of a bundle for reading; VerifyBundle uses
+// os.Open, tests a function that fails as a disk can.
+type openFunc func(name string) (io.ReadCloser, error)
+
+func osOpen(name string) (io.ReadCloser, error) { return os.Open(name) }
+
+// readFile reads the file name whole with open.
+func readFile(open openFunc, name string) ([]byte, error) {
+	f, err := open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	c := &contents{format: FormatTar, files: map[string]*seenFile{}, dirs: map[string]bool{}}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, ioErr(name, err)
+	}
+	return b, nil
+}
+
+// ioErr names the file name in err, an error reading it, unless err
+// already names a file: reading failed, the bundle may be intact, so
+// it is a plain error and never a problem with the bundle.
+func ioErr(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// readTrap remembers the first error, other than io.EOF, that reading
+// the file itself gave: when the tar or zstd reader fails after one, the
+// disk failed, not the bundle's bytes.
+type readTrap struct {
+	r   io.Reader
+	err error
+}
+
+func (t *readTrap) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// readTar reads a tar or .tar.zst bundle, hashing every file. A
+// truncated or garbled tar is a problem; a failed read of the file an
+// error.
+func readTar(ctx context.Context, name string, open openFunc) (*contents, error) {
+	f, err := open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	trap := &readTrap{r: f}
+	br := bufio.NewReaderSize(trap, 1<<20)
+	c := &contents{format: FormatTar, files: map[string]*seenFile{}, dirs: map[string]bool{}, keepsDirs: true}
+	// damaged records err (met at entry p) as a problem when the bytes
+	// are at fault, and returns the error when reading them failed.
+	damaged := func(p, what string, err error) (*contents, error) {
+		switch {
+		case trap.err != nil:
+			return nil, ioErr(name, trap.err)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		c.problem(p, "%s: %v", what, err)
+		return c, nil
+	}
 	var r io.Reader = br
 	if magic, _ := br.Peek(4); bytes.Equal(magic, zstdMagic) {
 		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(128<<20))
@@ -50,22 +113,20 @@ func readTar(ctx context.Context, name string) (*contents, error) {
 			break
 		}
 		if err != nil {
-			c.problem(name, "not a readable tar: %v", err)
-			return c, nil
+			return damaged(name, "not a readable tar", err)
 		}
 		p := strings.TrimSuffix(h.Name, "/")
 		switch {
 		case p == ManifestName && h.Typeflag == tar.TypeReg:
 			if c.manifest, err = readManifestFrom(tr); err != nil {
-				return nil, err
+				return damaged(ManifestName, "cannot be read", err)
 			}
 		case h.Typeflag == tar.TypeDir && (p == ModelDir || checkBundlePath(p) == nil):
 			c.dirs[p] = true
 		case h.Typeflag == tar.TypeReg && checkBundlePath(p) == nil:
 			s, err := hashStream(ctx, tr)
 			if err != nil {
-				c.problem(p, "cannot be read: %v", err)
-				return c, nil
+				return damaged(p, "cannot be read", err)
 			}
 			exec := h.Mode&0o111 != 0
 			s.exec = &exec
@@ -81,23 +142,32 @@ func readTar(ctx context.Context, name string) (*contents, error) {
 }
 
 // readOCI reads an OCI image layout: every blob is checked against its
-// digest, the tagged ModelPack manifest's layers are hashed as files.
-func readOCI(ctx context.Context, dir string) (*contents, error) {
+// digest, the tagged ModelPack manifest's layers are hashed as files. A
+// missing or damaged blob is a problem, a failed read an error.
+func readOCI(ctx context.Context, dir string, open openFunc) (*contents, error) {
 	r := &ociReader{
 		dir:     dir,
+		open:    open,
 		c:       &contents{format: FormatOCI, files: map[string]*seenFile{}, dirs: map[string]bool{}},
 		checked: map[string]bool{},
 	}
-	ib, err := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+	ib, err := readFile(open, filepath.Join(dir, ocispec.ImageIndexFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.c.problem(ocispec.ImageIndexFile, "missing")
+		return r.c, nil
+	case err != nil:
+		return nil, err
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(ib, &idx); err != nil {
 		r.c.problem(ocispec.ImageIndexFile, "%v", err)
 		return r.c, nil
 	}
-	man := r.modelManifest(&idx)
+	man, err := r.modelManifest(&idx)
+	if err != nil {
+		return nil, err
+	}
 	if man == nil {
 		if len(r.c.problems) == 0 {
 			r.c.problem(ocispec.ImageIndexFile, "names no ModelPack manifest (artifactType %s)", ArtifactTypeModelManifest)
@@ -117,6 +187,7 @@ func readOCI(ctx context.Context, dir string) (*contents, error) {
 // has checked so that checkOtherBlobs checks each of the rest once.
 type ociReader struct {
 	dir     string
+	open    openFunc
 	c       *contents
 	checked map[string]bool // blob paths relative to dir, slash-separated
 }
@@ -127,39 +198,45 @@ func blobPath(d digest.Digest) string {
 }
 
 // readBlob reads the small blob d (a manifest, the config, dv's
-// manifest) whole, checking its size and digest; nil after a problem.
-func (r *ociReader) readBlob(d ocispec.Descriptor, what string) []byte {
+// manifest) whole, checking its size and digest; nil after a problem,
+// an error when reading it failed.
+func (r *ociReader) readBlob(d ocispec.Descriptor, what string) ([]byte, error) {
 	rel := blobPath(d.Digest)
 	if d.Digest.Validate() != nil {
 		r.c.problem(what, "bad digest %q", d.Digest)
-		return nil
+		return nil, nil
 	}
 	if d.Size < 0 || d.Size > maxManifest {
 		r.c.problem(rel, "%s: %d bytes, more than dv reads for one", what, d.Size)
-		return nil
+		return nil, nil
 	}
-	b, err := os.ReadFile(filepath.Join(r.dir, filepath.FromSlash(rel)))
+	b, err := readFile(r.open, filepath.Join(r.dir, filepath.FromSlash(rel)))
 	r.checked[rel] = true
 	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.c.problem(rel, "%s: missing", what)
+		return nil, nil
 	case err != nil:
-		r.c.problem(rel, "%s: %v", what, err)
-		return nil
+		return nil, err
 	case int64(len(b)) != d.Size:
 		r.c.problem(rel, "%s: %d bytes, its descriptor says %d", what, len(b), d.Size)
-		return nil
+		return nil, nil
 	case digest.FromBytes(b) != d.Digest:
 		r.c.problem(rel, "%s: content does not match its digest", what)
-		return nil
+		return nil, nil
 	}
-	return b
+	return b, nil
 }
 
 // modelManifest reads every manifest the index names and returns the
 // first ModelPack one, or nil.
-func (r *ociReader) modelManifest(idx *ocispec.Index) *ocispec.Manifest {
+func (r *ociReader) modelManifest(idx *ocispec.Index) (*ocispec.Manifest, error) {
 	var man *ocispec.Manifest
 	for _, d := range idx.Manifests {
-		mb := r.readBlob(d, "manifest "+d.Annotations[ocispec.AnnotationRefName])
+		mb, err := r.readBlob(d, "manifest "+d.Annotations[ocispec.AnnotationRefName])
+		if err != nil {
+			return nil, err
+		}
 		if mb == nil {
 			continue
 		}
@@ -172,14 +249,18 @@ func (r *ociReader) modelManifest(idx *ocispec.Index) *ocispec.Manifest {
 			man = &m
 		}
 	}
-	return man
+	return man, nil
 }
 
 // hashLayers reads man's config and hashes each layer as the file its
 // filepath annotation names (dv's manifest layer is read whole).
 func (r *ociReader) hashLayers(ctx context.Context, man *ocispec.Manifest) error {
 	var cfg modelConfig
-	if cb := r.readBlob(man.Config, "config"); cb != nil {
+	cb, err := r.readBlob(man.Config, "config")
+	if err != nil {
+		return err
+	}
+	if cb != nil {
 		if err := json.Unmarshal(cb, &cfg); err != nil {
 			r.c.problem("config", "%v", err)
 		}
@@ -193,7 +274,7 @@ func (r *ociReader) hashLayers(ctx context.Context, man *ocispec.Manifest) error
 }
 
 // hashLayer checks layer i against the config's diffIDs and hashes it;
-// a damaged layer is a problem, only a failed read of its stream an error.
+// a missing or damaged layer is a problem, only a failed read an error.
 func (r *ociReader) hashLayer(ctx context.Context, i int, l ocispec.Descriptor, diffIDs []digest.Digest) error {
 	fp := l.Annotations[AnnotationFilepath]
 	rel := blobPath(l.Digest)
@@ -201,10 +282,11 @@ func (r *ociReader) hashLayer(ctx context.Context, i int, l ocispec.Descriptor, 
 		r.c.problem(rel, "layer %d (%s) is not the config's diffIds[%d]", i, fp, i)
 	}
 	if fp == ManifestName {
-		if b := r.readBlob(l, ManifestName); b != nil {
+		b, err := r.readBlob(l, ManifestName)
+		if b != nil {
 			r.c.manifest = b
 		}
-		return nil
+		return err
 	}
 	if checkBundlePath(fp) != nil {
 		r.c.problem(rel, "layer %d: bad %s %q", i, AnnotationFilepath, fp)
@@ -215,15 +297,19 @@ func (r *ociReader) hashLayer(ctx context.Context, i int, l ocispec.Descriptor, 
 		return nil
 	}
 	r.checked[rel] = true
-	f, err := os.Open(filepath.Join(r.dir, filepath.FromSlash(rel)))
-	if err != nil {
-		r.c.problem(rel, "layer %s: %v", fp, err)
+	name := filepath.Join(r.dir, filepath.FromSlash(rel))
+	f, err := r.open(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.c.problem(rel, "layer %s: missing", fp)
 		return nil
+	case err != nil:
+		return err
 	}
 	s, err := hashStream(ctx, bufio.NewReaderSize(f, 1<<20))
 	f.Close()
 	if err != nil {
-		return err
+		return ioErr(name, err)
 	}
 	if s.sha256 != l.Digest.Encoded() || s.size != l.Size {
 		r.c.problem(rel, "layer %s: content does not match its digest", fp)
@@ -260,14 +346,14 @@ func (r *ociReader) checkBlob(p, rel string) error {
 		r.c.problem(rel, "not a blob name")
 		return nil
 	}
-	f, err := os.Open(p)
+	f, err := r.open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	v := dg.Verifier()
 	if _, err := io.Copy(v, f); err != nil {
-		return err
+		return ioErr(p, err)
 	}
 	if !v.Verified() {
 		r.c.problem(rel, "content does not match its digest")
