@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -104,6 +103,10 @@ func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) erro
 	if opts.Config, err = drift.LoadConfig(cfg); err != nil {
 		return err
 	}
+	targets, err := alertTargets(cfg, a.notify)
+	if err != nil {
+		return err
+	}
 	var refTarget registry.Target
 	if opts.Reference, refTarget, err = driftSource(ctx, r, a.reference, false); err != nil {
 		return err
@@ -131,7 +134,6 @@ func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) erro
 	if err != nil {
 		return err
 	}
-	var alertErr error
 	if rep.Drift.Detected {
 		ev := alert.Event{Event: alert.KindDrift, Verdict: "drift", Record: rep.Record.String(),
 			Metric: "drifted columns", Value: alert.Float(float64(rep.Drift.Drifted)),
@@ -143,9 +145,9 @@ func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) erro
 				ev.Version = fmt.Sprintf("v%d", refTarget.Number)
 			}
 		}
-		alertErr = sendAlerts(ctx, cfg, a.notify, ev)
+		notify(ctx, e, targets, ev)
 	}
-	return errors.Join(alertErr, rep.Err()) // exit 5 on drift, with any alert error's line
+	return rep.Err() // exit 5 on drift
 }
 
 // driftSource resolves REF or CUR: a file or folder on disk that is not
