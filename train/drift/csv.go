@@ -45,6 +45,17 @@ func newCSVReader(r io.Reader, comma byte) *csvReader {
 	return &csvReader{br: bufio.NewReaderSize(r, 1<<20), comma: comma, next: 1}
 }
 
+// utf8BOM is the byte order mark some tools (Excel) write before UTF-8 text.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// skipBOM drops a UTF-8 byte order mark at the start of the stream, as
+// pandas does: it is not part of the first column's name.
+func (r *csvReader) skipBOM() {
+	if b, _ := r.br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		_, _ = r.br.Discard(len(utf8BOM))
+	}
+}
+
 // readLine returns the next line without its line break; the slice is
 // valid until the next read.
 func (r *csvReader) readLine() ([]byte, error) {
@@ -168,6 +179,7 @@ func parseNumber(b []byte) (float64, bool) {
 // them; the rest is parsed in parallel (readBlocks).
 func readCSV(r io.Reader, t *table, comma byte) error {
 	cr := newCSVReader(r, comma)
+	cr.skipBOM()
 	header, err := cr.read()
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: empty file (no header row)", t.name)

@@ -77,6 +77,33 @@ func TestCSVErrors(t *testing.T) {
 	}
 }
 
+// TestCSVByteOrderMark: a UTF-8 byte order mark before the header (what
+// Excel writes) is not part of the first column's name, as pandas reads it.
+func TestCSVByteOrderMark(t *testing.T) {
+	ref, err := readString(t, "ref.csv", "\ufeffa,b\n1,x\n2,y\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.names[0] != "a" {
+		t.Fatalf("first column %q, want \"a\"", ref.names[0])
+	}
+	if _, err := readString(t, "cur.csv", "\ufeffa,b\n3,x\n", ref); err != nil {
+		t.Fatalf("current with a BOM: %v", err)
+	}
+	if _, err := readString(t, "cur.csv", "a,b\n3,x\n", ref); err != nil {
+		t.Fatalf("current without a BOM: %v", err)
+	}
+	// Only at the very start: a BOM-like cell later is data.
+	tb, err := readString(t, "ref.csv", "s\n\ufeffx\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.finish()
+	if tb.cols["s"].cats["\ufeffx"] != 1 {
+		t.Errorf("a later U+FEFF was dropped: %v", tb.cols["s"].cats)
+	}
+}
+
 func TestSketchErrorBound(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 300000
