@@ -323,7 +323,10 @@ func (t *table) addRow(fields [][]byte, row, line int64) error {
 			return &cellError{t.name, row, line, fmt.Sprintf(", column %q: %q is not a number (the column is numeric: %s)",
 				c.name, truncate(string(f)), t.typeReason)}
 		}
-		if math.IsInf(x, 0) || math.IsNaN(x) {
+		if math.IsInf(x, 0) {
+			return &cellError{t.name, row, line, fmt.Sprintf(", column %q: %q %s", c.name, truncate(string(f)), infiniteCSV)}
+		}
+		if math.IsNaN(x) {
 			c.addMissing()
 			continue
 		}
@@ -331,6 +334,15 @@ func (t *table) addRow(fields [][]byte, row, line int64) error {
 	}
 	return nil
 }
+
+// An infinity (inf, -Inf, Infinity, in any case) is a number to pandas'
+// read_csv, not a missing value; Evidently then drops it with the missing
+// values. dv drift stops on it instead (it is most often a division by
+// zero upstream), naming the file, row and column.
+const (
+	infiniteCSV     = "is infinite (dv drift compares finite numbers; write an empty cell or NA for a missing value)"
+	infiniteParquet = "is infinite (dv drift compares finite numbers; write a null for a missing value)"
+)
 
 func truncate(s string) string {
 	if len(s) > 40 {
