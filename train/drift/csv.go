@@ -168,10 +168,13 @@ func (r *csvReader) readQuoted(line []byte) ([][]byte, error) {
 
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// parseNumber parses a numeric cell (spaces around it allowed).
+// parseNumber parses a numeric cell (spaces around it allowed). A NaN is
+// not a number here: the spellings pandas counts as missing (nan, NaN,
+// -nan, -NaN) are isMissing's, checked first; the others strconv takes
+// (NAN, Nan, ...) are text to pandas.
 func parseNumber(b []byte) (float64, bool) {
 	f, err := strconv.ParseFloat(bstr(bytes.TrimSpace(b)), 64)
-	return f, err == nil
+	return f, err == nil && !math.IsNaN(f)
 }
 
 // readCSV reads a CSV stream into t: the header, then every row. When
@@ -325,10 +328,6 @@ func (t *table) addRow(fields [][]byte, row, line int64) error {
 		}
 		if math.IsInf(x, 0) {
 			return &cellError{t.name, row, line, fmt.Sprintf(", column %q: %q %s", c.name, truncate(string(f)), infiniteCSV)}
-		}
-		if math.IsNaN(x) {
-			c.addMissing()
-			continue
 		}
 		c.addFloat(t.budget, x)
 	}

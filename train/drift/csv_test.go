@@ -127,6 +127,32 @@ func TestInfinity(t *testing.T) {
 	}
 }
 
+// TestNaNSpellings: pandas' read_csv counts nan, NaN, -nan, -NaN as
+// missing and reads other spellings (NAN, Nan, nAn) as text, making the
+// column an object column: categorical here too, not numeric with the
+// cell silently missing.
+func TestNaNSpellings(t *testing.T) {
+	for _, v := range []string{"NAN", "Nan", "nAn"} {
+		tb, err := readString(t, "ref.csv", "x\n1\n"+v+"\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tb.cols["x"].numeric {
+			t.Errorf("%q: the column is numeric, pandas reads it as text", v)
+		}
+	}
+	for _, v := range []string{"nan", "NaN", "-nan", "-NaN"} {
+		tb, err := readString(t, "ref.csv", "x\n1\n"+v+"\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.finish()
+		if c := tb.cols["x"]; !c.numeric || c.missing != 1 {
+			t.Errorf("%q: numeric %v, missing %d; want numeric, 1 missing", v, c.numeric, c.missing)
+		}
+	}
+}
+
 // TestParquetInfinity: an infinite DOUBLE in a Parquet file is the same
 // error (pandas' read_parquet keeps it as inf); NaN is missing.
 func TestParquetInfinity(t *testing.T) {
