@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v3"
@@ -42,24 +41,6 @@ func notify(ctx context.Context, e *env, targets []alert.Target, events ...alert
 			e.warnf("%v", err)
 		}
 	}
-}
-
-// sendAlerts posts events to the targets of dv.yaml's alerts: section and
-// of --notify. The error names each alert and target that failed, never a
-// URL.
-func sendAlerts(ctx context.Context, cfg *workspace.Config, cliURLs []string, events ...alert.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	targets, err := alert.FromConfig(cfg, cliURLs)
-	if err != nil || len(targets) == 0 {
-		return err
-	}
-	var errs []error
-	for _, ev := range events {
-		errs = append(errs, alert.Send(ctx, targets, ev))
-	}
-	return errors.Join(errs...)
 }
 
 // promotionAlert is the promotion event of a dv promote decision: the

@@ -2,7 +2,6 @@ package dvcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -14,11 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/lineage"
-	"github.com/dv-ml/dv/objects/pointer"
-	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/train/alert"
 	"github.com/dv-ml/dv/train/drift"
-	"github.com/dv-ml/dv/train/registry"
 )
 
 func cmdDrift(e *env) *cli.Command {
@@ -104,11 +99,8 @@ func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) erro
 	if opts.Config, err = drift.LoadConfig(cfg); err != nil {
 		return err
 	}
-	var refTarget registry.Target
-	if opts.Reference, refTarget, err = driftSource(ctx, r, a.reference, false); err != nil {
-		return err
-	}
-	if opts.Current, _, err = driftSource(ctx, r, a.current, true); err != nil {
+	targets, err := alertTargets(cfg, a.notify)
+	if err != nil {
 		return err
 	}
 	if opts.Recorder, err = newRecorder(ctx, r); err != nil {
@@ -119,7 +111,7 @@ func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) erro
 		// the sketches free is reused rather than grown past.
 		debug.SetMemoryLimit(opts.MemoryBudget + 48<<20)
 	}
-	rep, err := drift.Check(ctx, r, opts)
+	rep, err := drift.Run(ctx, r, a.reference, a.current, opts)
 	if err != nil {
 		return err
 	}
@@ -131,56 +123,10 @@ func runDrift(ctx context.Context, e *env, a driftArgs, opts drift.Options) erro
 	if err != nil {
 		return err
 	}
-	var alertErr error
-	if rep.Drift.Detected {
-		ev := alert.Event{Event: alert.KindDrift, Verdict: "drift", Record: rep.Record.String(),
-			Metric: "drifted columns", Value: alert.Float(float64(rep.Drift.Drifted)),
-			Threshold: alert.Float(rep.Drift.Share * float64(rep.Drift.Checked)),
-			Reason:    fmt.Sprintf("%s of %s drifted from %s", lineage.DriftText(&rep.Drift), rep.Current.Path, rep.Name)}
-		if !rep.Model.IsZero() {
-			ev.Model, ev.Alias, ev.Version = refTarget.Model, refTarget.Alias, rep.Model.Short()
-			if refTarget.Number > 0 {
-				ev.Version = fmt.Sprintf("v%d", refTarget.Number)
-			}
-		}
-		alertErr = sendAlerts(ctx, cfg, a.notify, ev)
+	if ev, ok := rep.Alert(); ok {
+		notify(ctx, e, targets, ev)
 	}
-	return errors.Join(alertErr, rep.Err()) // exit 5 on drift, with any alert error's line
-}
-
-// driftSource resolves REF or CUR: a file or folder on disk that is not
-// tracked (or, for CUR, any path on disk) is read as it is; anything else
-// is a name for the one resolver.
-func driftSource(ctx context.Context, r *workspace.Repo, arg string, current bool) (drift.Source, registry.Target, error) {
-	src := drift.Source{Name: arg}
-	if _, err := os.Stat(arg); err == nil {
-		_, perr := os.Stat(arg + pointer.Ext)
-		if current || perr != nil {
-			src.Path = arg
-			return src, registry.Target{}, nil
-		}
-	}
-	rs := localRefs(r)
-	t, err := registry.Resolve(ctx, r, rs, arg)
-	if err != nil {
-		// DATA@ID: a version of tracked data, by its record id.
-		i := strings.LastIndexByte(arg, '@')
-		if i <= 0 {
-			return src, t, err
-		}
-		data, verr := registry.ResolveID(ctx, r, rs, arg[:i])
-		if verr != nil {
-			return src, t, err
-		}
-		if t, verr = registry.Resolve(ctx, r, rs, arg[i+1:]); verr != nil {
-			return src, t, verr
-		}
-		if err := drift.SameData(ctx, r.Store, data, t.ID); err != nil {
-			return src, t, fmt.Errorf("%s: %w", arg, err)
-		}
-	}
-	src.Record = t.ID
-	return src, t, nil
+	return rep.Err() // exit 5 on drift
 }
 
 func printDrift(e *env, rep *drift.Report) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/train/registry"
 )
 
 // Options are a check's inputs.
@@ -34,6 +35,8 @@ type Report struct {
 	Model     objects.ID    `json:"model,omitzero"`
 	Drift     lineage.Drift `json:"drift"`
 	Record    objects.ID    `json:"record,omitzero"`
+
+	target registry.Target // how Run resolved the reference (for Alert)
 }
 
 // ErrDrift is matched by the error a caller makes of a report whose data

@@ -45,6 +45,17 @@ func newCSVReader(r io.Reader, comma byte) *csvReader {
 	return &csvReader{br: bufio.NewReaderSize(r, 1<<20), comma: comma, next: 1}
 }
 
+// utf8BOM is the byte order mark some tools (Excel) write before UTF-8 text.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// skipBOM drops a UTF-8 byte order mark at the start of the stream, as
+// pandas does: it is not part of the first column's name.
+func (r *csvReader) skipBOM() {
+	if b, _ := r.br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		_, _ = r.br.Discard(len(utf8BOM))
+	}
+}
+
 // readLine returns the next line without its line break; the slice is
 // valid until the next read.
 func (r *csvReader) readLine() ([]byte, error) {
@@ -157,10 +168,13 @@ func (r *csvReader) readQuoted(line []byte) ([][]byte, error) {
 
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// parseNumber parses a numeric cell (spaces around it allowed).
+// parseNumber parses a numeric cell (spaces around it allowed). A NaN is
+// not a number here: the spellings pandas counts as missing (nan, NaN,
+// -nan, -NaN) are isMissing's, checked first; the others strconv takes
+// (NAN, Nan, ...) are text to pandas.
 func parseNumber(b []byte) (float64, bool) {
 	f, err := strconv.ParseFloat(bstr(bytes.TrimSpace(b)), 64)
-	return f, err == nil
+	return f, err == nil && !math.IsNaN(f)
 }
 
 // readCSV reads a CSV stream into t: the header, then every row. When
@@ -168,6 +182,7 @@ func parseNumber(b []byte) (float64, bool) {
 // them; the rest is parsed in parallel (readBlocks).
 func readCSV(r io.Reader, t *table, comma byte) error {
 	cr := newCSVReader(r, comma)
+	cr.skipBOM()
 	header, err := cr.read()
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: empty file (no header row)", t.name)
@@ -311,14 +326,22 @@ func (t *table) addRow(fields [][]byte, row, line int64) error {
 			return &cellError{t.name, row, line, fmt.Sprintf(", column %q: %q is not a number (the column is numeric: %s)",
 				c.name, truncate(string(f)), t.typeReason)}
 		}
-		if math.IsInf(x, 0) || math.IsNaN(x) {
-			c.addMissing()
-			continue
+		if math.IsInf(x, 0) {
+			return &cellError{t.name, row, line, fmt.Sprintf(", column %q: %q %s", c.name, truncate(string(f)), infiniteCSV)}
 		}
 		c.addFloat(t.budget, x)
 	}
 	return nil
 }
+
+// An infinity (inf, -Inf, Infinity, in any case) is a number to pandas'
+// read_csv, not a missing value; Evidently then drops it with the missing
+// values. dv drift stops on it instead (it is most often a division by
+// zero upstream), naming the file, row and column.
+const (
+	infiniteCSV     = "is infinite (dv drift compares finite numbers; write an empty cell or NA for a missing value)"
+	infiniteParquet = "is infinite (dv drift compares finite numbers; write a null for a missing value)"
+)
 
 func truncate(s string) string {
 	if len(s) > 40 {

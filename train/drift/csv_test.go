@@ -1,11 +1,15 @@
 package drift
 
 import (
+	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 func readString(t *testing.T, name, csv string, ref *table) (*table, error) {
@@ -74,6 +78,142 @@ func TestCSVErrors(t *testing.T) {
 	want := `ref.csv: row 1006 (line 1007), column "v": "oops" is not a number (the column is numeric: every value in its first 1000 rows is a number)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+// TestInfinity: pandas' read_csv reads inf, Inf, -Inf, Infinity (any case,
+// either sign) as an infinite number, not as missing; dv drift does not
+// leave it out silently but stops on it, naming the file, row and column.
+func TestInfinity(t *testing.T) {
+	ref, err := readString(t, "ref.csv", "n,s\n1,a\n2,b\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"inf", "Inf", "-Inf", "+inf", "Infinity", "-INFINITY", " inf "} {
+		want := fmt.Sprintf(`cur.csv: row 2 (line 3), column "n": %q is infinite (dv drift compares finite numbers; write an empty cell or NA for a missing value)`, v)
+		if _, err := readString(t, "cur.csv", "n,s\n1,a\n"+v+",b\n", ref); err == nil || err.Error() != want {
+			t.Errorf("%q: got %v, want %s", v, err, want)
+		}
+	}
+	// In the reference's first rows too (they make the column numeric, as
+	// pandas makes it float64).
+	want := `ref.csv: row 3 (line 4), column "x": "-Inf" is infinite (dv drift compares finite numbers; write an empty cell or NA for a missing value)`
+	if _, err := readString(t, "ref.csv", "x\n1\n2\n-Inf\n", nil); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	// Past the first rows (the parallel reader).
+	var sb strings.Builder
+	sb.WriteString("v\n")
+	for range inferRows + 5 {
+		sb.WriteString("1\n")
+	}
+	sb.WriteString("inf\n")
+	want = `ref.csv: row 1006 (line 1007), column "v": "inf" is infinite (dv drift compares finite numbers; write an empty cell or NA for a missing value)`
+	if _, err := readString(t, "ref.csv", sb.String(), nil); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	// A number too large for a float64 is text to pandas (an object
+	// column) and to dv drift (categorical).
+	tb, err := readString(t, "ref.csv", "x\n1\n1e999\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.cols["x"].numeric {
+		t.Error("1e999 made a numeric column")
+	}
+	// In a categorical column "inf" is a category like any other.
+	if _, err := readString(t, "ref.csv", "s\na\ninf\n", nil); err != nil {
+		t.Errorf("inf in a categorical column: %v", err)
+	}
+}
+
+// TestNaNSpellings: pandas' read_csv counts nan, NaN, -nan, -NaN as
+// missing and reads other spellings (NAN, Nan, nAn) as text, making the
+// column an object column: categorical here too, not numeric with the
+// cell silently missing.
+func TestNaNSpellings(t *testing.T) {
+	for _, v := range []string{"NAN", "Nan", "nAn"} {
+		tb, err := readString(t, "ref.csv", "x\n1\n"+v+"\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tb.cols["x"].numeric {
+			t.Errorf("%q: the column is numeric, pandas reads it as text", v)
+		}
+	}
+	for _, v := range []string{"nan", "NaN", "-nan", "-NaN"} {
+		tb, err := readString(t, "ref.csv", "x\n1\n"+v+"\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.finish()
+		if c := tb.cols["x"]; !c.numeric || c.missing != 1 {
+			t.Errorf("%q: numeric %v, missing %d; want numeric, 1 missing", v, c.numeric, c.missing)
+		}
+	}
+}
+
+// TestParquetInfinity: an infinite DOUBLE in a Parquet file is the same
+// error (pandas' read_parquet keeps it as inf); NaN is missing.
+func TestParquetInfinity(t *testing.T) {
+	type row struct {
+		X float64 `parquet:"x"`
+	}
+	write := func(vals ...float64) []byte {
+		var buf bytes.Buffer
+		w := parquet.NewGenericWriter[row](&buf)
+		for _, v := range vals {
+			if _, err := w.Write([]row{{v}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	read := func(b []byte) (*table, error) {
+		tb := newTable("ref.parquet", nil, nil, &budget{limit: DefaultMemoryBudget, sketchK: SketchK})
+		return tb, readParquet(bytes.NewReader(b), int64(len(b)), tb)
+	}
+	want := `ref.parquet: row 2, column "x": -Inf is infinite (dv drift compares finite numbers; write a null for a missing value)`
+	if _, err := read(write(1, math.Inf(-1), 3)); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	tb, err := read(write(1, math.NaN(), 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.finish()
+	if c := tb.cols["x"]; c.missing != 1 {
+		t.Errorf("NaN: missing %d, want 1", c.missing)
+	}
+}
+
+// TestCSVByteOrderMark: a UTF-8 byte order mark before the header (what
+// Excel writes) is not part of the first column's name, as pandas reads it.
+func TestCSVByteOrderMark(t *testing.T) {
+	ref, err := readString(t, "ref.csv", "\ufeffa,b\n1,x\n2,y\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.names[0] != "a" {
+		t.Fatalf("first column %q, want \"a\"", ref.names[0])
+	}
+	if _, err := readString(t, "cur.csv", "\ufeffa,b\n3,x\n", ref); err != nil {
+		t.Fatalf("current with a BOM: %v", err)
+	}
+	if _, err := readString(t, "cur.csv", "a,b\n3,x\n", ref); err != nil {
+		t.Fatalf("current without a BOM: %v", err)
+	}
+	// Only at the very start: a BOM-like cell later is data.
+	tb, err := readString(t, "ref.csv", "s\n\ufeffx\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.finish()
+	if tb.cols["s"].cats["\ufeffx"] != 1 {
+		t.Errorf("a later U+FEFF was dropped: %v", tb.cols["s"].cats)
 	}
 }
 

@@ -99,6 +99,7 @@ func addParquetValue(t *table, c *column, v parquet.Value, row int64) error {
 	}
 	if c.numeric {
 		var x float64
+		var text string // the cell, when it is a string
 		switch v.Kind() {
 		case parquet.Int32:
 			x = float64(v.Int32())
@@ -109,17 +110,24 @@ func addParquetValue(t *table, c *column, v parquet.Value, row int64) error {
 		case parquet.Double:
 			x = v.Double()
 		default:
-			s := string(v.ByteArray())
-			if isMissing([]byte(s)) {
+			text = string(v.ByteArray())
+			if isMissing([]byte(text)) {
 				c.addMissing()
 				return nil
 			}
 			var ok bool
-			if x, ok = parseNumber([]byte(s)); !ok {
-				return fmt.Errorf("%s: row %d, column %q: %q is not a number (the column is numeric: %s)", t.name, row, c.name, truncate(s), t.typeReason)
+			if x, ok = parseNumber([]byte(text)); !ok {
+				return fmt.Errorf("%s: row %d, column %q: %q is not a number (the column is numeric: %s)", t.name, row, c.name, truncate(text), t.typeReason)
 			}
 		}
-		if math.IsInf(x, 0) || math.IsNaN(x) {
+		if math.IsInf(x, 0) {
+			shown := strconv.FormatFloat(x, 'g', -1, 64)
+			if text != "" {
+				shown = strconv.Quote(truncate(text))
+			}
+			return fmt.Errorf("%s: row %d, column %q: %s %s", t.name, row, c.name, shown, infiniteParquet)
+		}
+		if math.IsNaN(x) {
 			c.addMissing()
 			return nil
 		}

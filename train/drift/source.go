@@ -291,20 +291,3 @@ func (ra *storeReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
-
-// SameData checks that record ver is a version of the same data as
-// record latest (the same path or name), for DATA@VERSION.
-func SameData(ctx context.Context, s *objects.Store, latest, ver objects.ID) error {
-	a, err := lineage.Load(ctx, s, latest)
-	if err != nil {
-		return err
-	}
-	b, err := lineage.Load(ctx, s, ver)
-	if err != nil {
-		return err
-	}
-	if a.Path != b.Path || a.Name != b.Name || a.Type != b.Type {
-		return fmt.Errorf("%s is a version of %s, not of %s", ver.Short(), lineage.Title(b), lineage.Title(a))
-	}
-	return nil
-}
