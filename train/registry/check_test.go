@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/workspace"
 )
 
 // TestCheckChainsIOErrorIsNotDamage: an event that cannot be read for a
@@ -39,7 +40,13 @@ func TestCheckChainsIOErrorIsNotDamage(t *testing.T) {
 	if err := os.Mkdir(path, 0o755); err != nil { // reads fail with EISDIR
 		t.Fatal(err)
 	}
-	problems, err := CheckChains(ctx, p.r.Store, p.rs)
+	// A fresh open: the store keeps the packs it read open.
+	r, err := workspace.Open(p.p.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	problems, err := CheckChains(ctx, r.Store, p.rs)
 	if len(problems) != 0 || err == nil || errors.Is(err, objects.ErrCorrupt) || !errors.Is(err, syscall.EISDIR) {
 		t.Fatalf("CheckChains with an unreadable event: problems %v, error %v; want no problem and a plain error", problems, err)
 	}

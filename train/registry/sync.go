@@ -119,7 +119,7 @@ func syncAliases(ctx context.Context, s *objects.Store, rs *refs.Store, model st
 		}
 	}
 	for alias, ev := range head.Holders {
-		if err := syncAlias(ctx, rs, model, alias, ev); err != nil {
+		if err := syncAlias(ctx, s, rs, model, alias, ev); err != nil {
 			return err
 		}
 	}

@@ -43,3 +43,40 @@ func TestReconcileForeignRecord(t *testing.T) {
 		t.Fatalf("%s = %s, %v; want the remote's head %s", ref, id.Short(), err, remote.Short())
 	}
 }
+
+// TestSyncAliasLate: a slow decision that moves its alias ref after a
+// later decision moved it leaves the ref to the later one (review 11).
+func TestSyncAliasLate(t *testing.T) {
+	ctx := context.Background()
+	p := newProject(t)
+	p.model("crop", map[string]float64{"rmse": 1.9})
+	p.model("crop", map[string]float64{"rmse": 1.5})
+	if _, err := p.promote(PromoteOptions{Model: "crop", Version: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	e1, err := p.rs.Get(AliasRef("crop", "production"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.promote(PromoteOptions{Model: "crop", Version: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := p.rs.Get(AliasRef("crop", "production"))
+	if err != nil || e2 == e1 {
+		t.Fatalf("production after promoting v2: %s, %v", e2.Short(), err)
+	}
+	// The first decision's sync, late.
+	if err := syncAlias(ctx, p.r.Store, p.rs, "crop", "production", e1); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := p.rs.Get(AliasRef("crop", "production")); err != nil || cur != e2 {
+		t.Fatalf("production names %s after a late sync (%v), want the later decision's %s", cur.Short(), err, e2.Short())
+	}
+	if h := p.holder("crop", "production"); h.Number != 2 {
+		t.Fatalf("production held by v%d, want v2", h.Number)
+	}
+	problems, err := CheckChains(ctx, p.r.Store, p.rs)
+	if err != nil || len(problems) != 0 {
+		t.Fatalf("chain after the late sync: %v, %v", problems, err)
+	}
+}
