@@ -86,6 +86,26 @@ func (o *RunOptions) Validate() error {
 	return nil
 }
 
+// CheckRefNames checks the refs the run will move (runs/NAME; for a
+// training run models/NAME, and metrics/NAME with a metrics file) against
+// the refs there are: no ref name may be a directory of another (git's
+// rule, see refs.Store.CheckName). Plan calls it before anything runs.
+func (o *RunOptions) CheckRefNames(rs *refs.Store) error {
+	names := []string{lineage.RefFor(lineage.TypeRun, o.Name)}
+	if o.Model != nil {
+		names = append(names, lineage.RefFor(lineage.TypeModel, o.Model.Name))
+		if o.Model.MetricsFile != "" {
+			names = append(names, lineage.RefFor(lineage.TypeMetrics, o.Model.Name))
+		}
+	}
+	for _, n := range names {
+		if err := rs.CheckName(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RunResult is what a run did.
 type RunResult struct {
 	Name     string             `json:"name"`
@@ -159,6 +179,9 @@ type Plan struct {
 // without running anything.
 func (rn *Runner) Plan(ctx context.Context, o RunOptions) (*Plan, error) {
 	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.CheckRefNames(rn.Rec.Refs); err != nil {
 		return nil, err
 	}
 	if err := CheckOutputs(ctx, rn.Repo, o.Deps, o.Outs); err != nil {

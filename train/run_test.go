@@ -15,6 +15,7 @@ import (
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
 	"github.com/dv-ml/dv/objects/workspace"
+	"github.com/dv-ml/dv/refs"
 	gitrepo "github.com/dv-ml/dv/refs/git"
 	"github.com/dv-ml/dv/train/traintest"
 )
@@ -349,5 +350,48 @@ func TestRunOptionsValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("outs %s: %v", outs, err)
 		}
+	}
+}
+
+// TestRunRefNameConflict: a run whose runs/, models/ or metrics/ ref
+// would be a directory of an existing ref (or have one as a directory)
+// is refused before its command runs, naming both refs.
+func TestRunRefNameConflict(t *testing.T) {
+	p := newProject(t)
+	t.Setenv("COUNTER", p.counter)
+	w := func(typ, name string) {
+		if _, err := p.rn.Rec.Write(t.Context(), &lineage.Record{Type: typ, Name: name}, lineage.RefFor(typ, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w(lineage.TypeRun, "team")
+	w(lineage.TypeModel, "a/b")
+	w(lineage.TypeMetrics, "c")
+	script := `echo run >> "$COUNTER"; mkdir -p model; echo w > model/w.bin; echo '{"acc": 1}' > m.json`
+	for _, tc := range []struct{ name, model, metrics, ref, existing string }{
+		{name: "team/crop", ref: "runs/team/crop", existing: "runs/team"},
+		{name: "team/crop", model: "team/crop", ref: "runs/team/crop", existing: "runs/team"},
+		{name: "a", model: "a", ref: "models/a", existing: "models/a/b"},
+		{name: "c/d", model: "c/d", metrics: "m.json", ref: "metrics/c/d", existing: "metrics/c"},
+	} {
+		o := RunOptions{Name: tc.name, Command: []string{"sh", "-c", script}, Outs: []string{"model"}}
+		if tc.model != "" {
+			o.Model = &ModelOptions{Name: tc.model, Path: "model", MetricsFile: tc.metrics}
+		}
+		_, err := p.rn.Run(t.Context(), o)
+		var ne *refs.NameConflictError
+		if !errors.As(err, &ne) || ne.Name != tc.ref || ne.Existing != tc.existing {
+			t.Errorf("run %s (model %q): %v, want a conflict of %s with %s", tc.name, tc.model, err, tc.ref, tc.existing)
+		}
+	}
+	names, _, err := p.rn.Rec.Refs.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"metrics/c", "models/a/b", "runs/team"}; !slices.Equal(names, want) {
+		t.Errorf("refs %v, want only %v", names, want)
+	}
+	if n := p.runs(); n != 0 {
+		t.Fatalf("the command ran %d times", n)
 	}
 }

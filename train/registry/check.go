@@ -62,7 +62,11 @@ func CheckChains(ctx context.Context, s *objects.Store, rs *refs.Store) ([]Probl
 	var out []Problem
 	for _, n := range names {
 		if model, ok := strings.CutPrefix(n, EventsPrefix); ok {
-			out = append(out, checkChain(ctx, s, rs, model, ids[n], names, ids)...)
+			problems, err := checkChain(ctx, s, rs, model, ids[n], names, ids)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, problems...)
 		}
 	}
 	// Alias refs of models without a chain.
@@ -83,15 +87,15 @@ func CheckChains(ctx context.Context, s *objects.Store, rs *refs.Store) ([]Probl
 	return out, nil
 }
 
-func checkChain(ctx context.Context, s *objects.Store, rs *refs.Store, model string, head objects.ID, names []string, ids map[string]objects.ID) []Problem {
+func checkChain(ctx context.Context, s *objects.Store, rs *refs.Store, model string, head objects.ID, names []string, ids map[string]objects.ID) ([]Problem, error) {
 	c := &chainCheck{model: model}
-	chain, ok := c.readChain(ctx, s, head)
-	if !ok {
-		return c.out
+	chain, ok, err := c.readChain(ctx, s, head)
+	if err != nil || !ok {
+		return c.out, err
 	}
 	holders := c.checkOrder(chain)
 	c.checkAliasRefs(chain, holders, names, ids)
-	return c.out
+	return c.out, nil
 }
 
 // chainCheck collects the problems of one model's event chain.
@@ -108,37 +112,50 @@ func (c *chainCheck) add(id objects.ID, seq int, kind, format string, args ...an
 // readChain reads the chain from head, newest first, by hand: a damaged
 // event is reported by name, with the event that names it. It returns
 // false after a problem that ends the chain (nothing more is checked).
-func (c *chainCheck) readChain(ctx context.Context, s *objects.Store, head objects.ID) ([]lineage.Link, bool) {
+// An event that cannot be read for a reason that says nothing of its
+// bytes (EACCES, EIO, EMFILE) is no problem of the chain: it is returned
+// as an error, naming the event.
+func (c *chainCheck) readChain(ctx context.Context, s *objects.Store, head objects.ID) ([]lineage.Link, bool, error) {
 	var chain []lineage.Link
 	cr := lineage.NewChainReader(s)
 	for id, by := head, 0; !id.IsZero(); {
 		links, err := cr.Chain(ctx, id, func(*lineage.Record) bool { return true })
 		if err != nil || len(links) == 0 {
-			kind := ProblemDamaged
-			if errors.Is(err, objects.ErrNotFound) {
-				kind = ProblemMissing
-			}
-			seq := 0
-			if by > 0 {
-				seq = by - 1
-			}
-			msg := fmt.Sprintf("cannot be read: %v", err)
-			if len(chain) > 0 {
-				msg = fmt.Sprintf("named by event #%d as its previous, cannot be read: %v", by, err)
-			}
-			c.add(id, seq, kind, "%s", msg)
-			return nil, false
+			return nil, false, c.unreadable(id, by, len(chain) > 0, err)
 		}
 		l := links[0]
 		if l.Record.Type != lineage.TypePromotion || l.Record.Promotion == nil || l.Record.Name != c.model {
 			c.add(l.ID, 0, ProblemForeign, "a %s record of %q in %s's event chain", l.Record.Type, l.Record.Name, c.model)
-			return nil, false
+			return nil, false, nil
 		}
 		chain = append(chain, l)
 		by = l.Record.Promotion.Seq
 		id = l.Record.Previous
 	}
-	return chain, true
+	return chain, true, nil
+}
+
+// unreadable reports the event id that cannot be read (by: the number of
+// the event that names it as its previous, 0 for the head) as damaged or
+// missing, or returns err when it says nothing of the chain: an I/O error.
+func (c *chainCheck) unreadable(id objects.ID, by int, named bool, err error) error {
+	seq := 0
+	if by > 0 {
+		seq = by - 1
+	}
+	kind := ProblemDamaged
+	switch {
+	case errors.Is(err, objects.ErrNotFound):
+		kind = ProblemMissing
+	case err != nil && !errors.Is(err, objects.ErrCorrupt):
+		return fmt.Errorf("%s: %w", eventName(c.model, seq, id), err)
+	}
+	msg := fmt.Sprintf("cannot be read: %v", err)
+	if named {
+		msg = fmt.Sprintf("named by event #%d as its previous, cannot be read: %v", by, err)
+	}
+	c.add(id, seq, kind, "%s", msg)
+	return nil
 }
 
 // checkOrder walks the chain (newest first) oldest first, checking

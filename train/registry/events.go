@@ -109,13 +109,17 @@ func appendEvent(ctx context.Context, rc *lineage.Recorder, model string, base o
 			return objects.ID{}, fmt.Errorf("record decision on %s@%s: %w", model, p.Alias, err)
 		}
 		after := HoldersAfter(id, rec)
-		return id, syncAlias(ctx, rc.Refs, model, p.Alias, after[p.Alias])
+		return id, syncAlias(ctx, rc.Store, rc.Refs, model, p.Alias, after[p.Alias])
 	}
 }
 
 // syncAlias moves the alias ref to the event that gives it (zero: none),
-// unless another process has moved it meanwhile.
-func syncAlias(ctx context.Context, rs *refs.Store, model, alias string, event objects.ID) error {
+// unless another process has moved it meanwhile, or the chain's head no
+// longer gives the alias by event: a later decision (whose own sync moves
+// the ref) landed after this one, and a slow sync must not move the ref
+// back. The ref is read before the head, so a later decision that syncs
+// after the head is read makes the compare-and-swap fail.
+func syncAlias(ctx context.Context, s *objects.Store, rs *refs.Store, model, alias string, event objects.ID) error {
 	ref := AliasRef(model, alias)
 	cur, err := rs.Get(ref)
 	if err != nil && !errors.Is(err, refs.ErrNotFound) {
@@ -123,6 +127,13 @@ func syncAlias(ctx context.Context, rs *refs.Store, model, alias string, event o
 	}
 	if cur == event {
 		return nil
+	}
+	head, err := readHead(ctx, s, rs, model)
+	if err != nil {
+		return err
+	}
+	if head.Holders[alias] != event {
+		return nil // a later decision gives the alias; it moves the ref
 	}
 	err = rs.CompareAndSwap(ctx, ref, cur, event)
 	if errors.Is(err, refs.ErrConflict) {

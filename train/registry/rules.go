@@ -38,19 +38,42 @@ func SliceValue(m map[string]float64, slice, metric string) (float64, bool) {
 }
 
 // SlicesOf returns the slices of flattened metrics that hold metric,
-// sorted. A slice name may hold dots: the metric's name ends the key.
+// sorted. A slice name may hold dots: the metric's name ends the key. A
+// key splits ambiguously when a slice's metric name holds a dot too:
+// slices.clay.val.rmse is slice "clay.val"'s rmse, or slice "clay"'s
+// val.rmse. The longer metric name wins when the overall metrics hold it
+// (val.rmse here): slices repeat the overall metrics.
 func SlicesOf(m map[string]float64, metric string) []string {
 	var out []string
 	suffix := "." + metric
 	for k := range m {
 		if rest, ok := strings.CutPrefix(k, SlicesKey+"."); ok {
-			if s, ok := strings.CutSuffix(rest, suffix); ok && s != "" {
+			if s, ok := strings.CutSuffix(rest, suffix); ok && s != "" && !longerMetric(m, s, metric) {
 				out = append(out, s)
 			}
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// longerMetric reports whether slice's name ends in a part that, with
+// metric, is an overall metric name: slice "clay.val" and metric rmse
+// when the overall metrics hold val.rmse.
+func longerMetric(m map[string]float64, slice, metric string) bool {
+	for i := 0; i < len(slice); i++ {
+		if slice[i] != '.' || i == 0 {
+			continue
+		}
+		name := slice[i+1:] + "." + metric
+		if strings.HasPrefix(name, SlicesKey+".") {
+			continue
+		}
+		if _, ok := m[name]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Evaluate checks the candidate's metrics against the baseline's by the

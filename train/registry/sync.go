@@ -62,19 +62,15 @@ func reconcileChain(ctx context.Context, s *objects.Store, rs *refs.Store, model
 	if err != nil {
 		return nil, fmt.Errorf("events of %s: %w", model, err)
 	}
-	var dropped []string
 	for _, l := range localChain {
 		if l.ID == remoteHead {
 			return nil, nil // local is ahead: the next push appends
 		}
-		if p := l.Record.Promotion; p != nil {
-			dropped = append(dropped, fmt.Sprintf("%s@%s: your decision #%d (%s) was not pushed and the remote's chain moved on; it is dropped: run dv promote again to evaluate against the remote's holder",
-				model, p.Alias, p.Seq, lineage.PromotionText(p)))
-		}
 	}
 	// The remote's chain may contain the local head (local is behind), or
 	// not: either way its head wins; the local events after the common
-	// part were never pushed.
+	// part were never pushed. The local chain may hold records that are
+	// no events (a damaged chain, fsck says so): they are passed over.
 	remoteChain, err := cr.Chain(ctx, remoteHead, nil)
 	if err != nil {
 		return nil, fmt.Errorf("remote events of %s: %w", model, err)
@@ -84,11 +80,14 @@ func reconcileChain(ctx context.Context, s *objects.Store, rs *refs.Store, model
 		inRemote[l.ID] = true
 	}
 	var notes []string
-	for i, l := range localChain {
+	for _, l := range localChain {
 		if inRemote[l.ID] {
 			break
 		}
-		notes = append(notes, dropped[i])
+		if p := l.Record.Promotion; p != nil {
+			notes = append(notes, fmt.Sprintf("%s@%s: your decision #%d (%s) was not pushed and the remote's chain moved on; it is dropped: run dv promote again to evaluate against the remote's holder",
+				model, p.Alias, p.Seq, lineage.PromotionText(p)))
+		}
 	}
 	if err := rs.CompareAndSwap(ctx, ref, local, remoteHead); err != nil {
 		return nil, err
@@ -120,7 +119,7 @@ func syncAliases(ctx context.Context, s *objects.Store, rs *refs.Store, model st
 		}
 	}
 	for alias, ev := range head.Holders {
-		if err := syncAlias(ctx, rs, model, alias, ev); err != nil {
+		if err := syncAlias(ctx, s, rs, model, alias, ev); err != nil {
 			return err
 		}
 	}
