@@ -151,8 +151,9 @@ func (c *Client) note(format string, args ...any) {
 	}
 }
 
-// source finds the git URL the job clones and checks that the commit is
-// clean and pushed.
+// source finds the git URL the job clones (without the credentials the
+// URL may hold: see cloneURL) and checks that the commit is clean and
+// pushed.
 func (c *Client) source(ctx context.Context, o train.RunOptions) (Source, []string) {
 	src := Source{Commit: c.Rec.Code.Commit}
 	var missing []string
@@ -171,7 +172,7 @@ func (c *Client) source(ctx context.Context, o train.RunOptions) (Source, []stri
 	if isLocalPath(url) && !filepath.IsAbs(url) {
 		url = filepath.Join(c.Repo.Root, url)
 	}
-	src.GitURL = url
+	src.GitURL = cloneURL(url)
 	if out, err := gitOut(ctx, c.Repo.Root, "branch", "-r", "--contains", src.Commit); err != nil || strings.TrimSpace(out) == "" {
 		missing = append(missing, fmt.Sprintf("commit %s is not on any remote-tracking branch (git push %s first)", src.Commit[:12], gr))
 	}
