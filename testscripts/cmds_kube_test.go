@@ -122,6 +122,7 @@ func status(w http.ResponseWriter, code int, reason, msg string) {
 
 var (
 	jobsPath = regexp.MustCompile(`^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$`)
+	nsPath   = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)$`)
 	podsPath = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+)(/log)?)?$`)
 )
 
@@ -172,6 +173,13 @@ func (fk *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/version":
 		writeJSON(w, 200, map[string]string{"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake"})
+		return
+	}
+	if m := nsPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == "GET" {
+		// kubectl asks whether the namespace exists after a NotFound,
+		// to say which of the two is missing.
+		writeJSON(w, 200, map[string]any{"kind": "Namespace", "apiVersion": "v1",
+			"metadata": map[string]any{"name": m[1]}, "status": map[string]any{"phase": "Active"}})
 		return
 	}
 	if m := jobsPath.FindStringSubmatch(r.URL.Path); m != nil {

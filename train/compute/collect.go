@@ -19,15 +19,20 @@ import (
 // without recording (cancelled, timed out, lost, refused) and dv records
 // a failed run here with the engine's log, exit code and the reason.
 func (c *Client) collect(ctx context.Context, j *Job, st JobState) (*train.RunResult, error) {
-	o := j.Spec.RunOptions()
-	rn := c.runner()
 	runID, err := readRemoteRef(ctx, c.Sync, JobRef(j.Target, j.ID))
 	if err != nil {
 		return nil, err
 	}
 	if runID.IsZero() {
-		return c.recordLost(ctx, j, st, o)
+		return c.recordLost(ctx, j, st)
 	}
+	return c.collectRun(ctx, j, runID)
+}
+
+// collectRun brings the run the job recorded into the project.
+func (c *Client) collectRun(ctx context.Context, j *Job, runID objects.ID) (*train.RunResult, error) {
+	o := j.Spec.RunOptions()
+	rn := c.runner()
 	if _, err := c.Sync.Fetch(ctx, []objects.ID{runID}); err != nil {
 		return nil, fmt.Errorf("job %s: fetch its run %s: %w", j.Ref(), runID.Short(), err)
 	}
@@ -104,9 +109,27 @@ func nodeOf(run *lineage.Record, fallback string) string {
 }
 
 // recordLost records the failed run of a job that ended without
-// recording one.
-func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.RunOptions) (*train.RunResult, error) {
+// recording one. A lost job (one the engine forgot, a failed node, a
+// preemption, an evicted pod) may yet come back (Slurm requeues, a Job's
+// next pod): it is cancelled first, and the remote asked again whether
+// the job recorded its run meanwhile, which is then collected instead.
+func (c *Client) recordLost(ctx context.Context, j *Job, st JobState) (*train.RunResult, error) {
+	o := j.Spec.RunOptions()
 	rn := c.runner()
+	var log io.Reader
+	if b, err := c.engine().Log(ctx, j, 0); err == nil {
+		log = bytes.NewReader(b)
+	}
+	if st.State == StateLost {
+		_ = c.engine().Cancel(ctx, j) // best effort: mostly, nothing is left
+		runID, err := readRemoteRef(ctx, c.Sync, JobRef(j.Target, j.ID))
+		if err != nil {
+			return nil, err
+		}
+		if !runID.IsZero() {
+			return c.collectRun(ctx, j, runID)
+		}
+	}
 	plan := &train.Plan{Inputs: j.Inputs, CacheKey: j.Spec.CacheKey}
 	reason := st.Reason
 	switch {
@@ -121,10 +144,6 @@ func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.Ru
 		reason = st.State
 	}
 	reason = fmt.Sprintf("job %s on %s: %s", j.ID, j.Target, reason)
-	var log io.Reader
-	if b, err := c.engine().Log(ctx, j, 0); err == nil {
-		log = bytes.NewReader(b)
-	}
 	code := st.ExitCode
 	if code == 0 {
 		code = 1

@@ -85,7 +85,7 @@ type kubePods struct {
 func (kube) State(ctx context.Context, j *Job) (JobState, error) {
 	out, err := run(ctx, nil, "kubectl", kubeArgs(j, "get", "job", j.ID, "-o", "json")...)
 	var ce *commandError
-	if errors.As(err, &ce) && strings.Contains(ce.msg, "NotFound") || errors.As(err, &ce) && strings.Contains(ce.msg, "not found") {
+	if errors.As(err, &ce) && kubeGone(ce.msg, j) {
 		return JobState{State: StateLost, Final: true, Reason: "kubernetes no longer has Job " + j.ID}, nil
 	}
 	if err != nil {
@@ -117,6 +117,20 @@ func (kube) State(ctx context.Context, j *Job) (JobState, error) {
 		kubePodState(ctx, j, &st)
 	}
 	return st, nil
+}
+
+// kubeGone says whether kubectl's message is the API server's own answer
+// (NotFound) that the Job, or its namespace, does not exist. Any other
+// failure (an auth plugin not found, the server unreachable) says nothing
+// about the Job, and the caller asks again.
+func kubeGone(msg string, j *Job) bool {
+	if !strings.Contains(msg, "(NotFound)") {
+		return false
+	}
+	if strings.Contains(msg, fmt.Sprintf("jobs.batch %q not found", j.ID)) {
+		return true
+	}
+	return j.Namespace != "" && strings.Contains(msg, fmt.Sprintf("namespaces %q not found", j.Namespace))
 }
 
 // kubePodState adds the node and exit code of the job's pod.

@@ -120,8 +120,10 @@ func (slurm) State(ctx context.Context, j *Job) (JobState, error) {
 	if err == nil {
 		return parseScontrol(string(out)), nil
 	}
-	var te *ToolError
-	if errors.As(err, &te) {
+	var ce *commandError
+	if !errors.As(err, &ce) || !strings.Contains(ce.msg, slurmNoJob) {
+		// No answer (the controller unreachable, a timeout): the job may
+		// well be running. The caller asks again.
 		return JobState{}, err
 	}
 	// Gone from the controller's memory (MinJobAge): ask accounting when
@@ -133,6 +135,11 @@ func (slurm) State(ctx context.Context, j *Job) (JobState, error) {
 	}
 	return JobState{State: StateLost, Final: true, Reason: "slurm no longer knows job " + j.ID}, nil
 }
+
+// slurmNoJob is scontrol's answer for a job the controller does not know
+// (slurm_load_jobs error: Invalid job id specified): the one answer that
+// makes a job lost.
+const slurmNoJob = "Invalid job id specified"
 
 // parseScontrol reads `scontrol show job -o` output.
 func parseScontrol(s string) JobState {
