@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
@@ -74,10 +75,20 @@ func (c *Client) collectRun(ctx context.Context, j *Job, runID objects.ID) (*tra
 	if _, err := c.Sync.Fetch(ctx, roots); err != nil {
 		return nil, fmt.Errorf("job %s: fetch its outputs: %w", j.Ref(), err)
 	}
-	if _, err := c.Sync.ApplyRefs(ctx, c.Rec.Refs, want); err != nil {
+	diverged, err := c.Sync.ApplyRefs(ctx, c.Rec.Refs, want)
+	if err != nil {
 		return nil, err
 	}
 	j.Run, j.Status, j.Node = runID, run.Status, nodeOf(run, j.Node)
+	if kept := keptRefs(diverged); len(kept) > 0 {
+		// The job's versions are on the remote, but not on this
+		// project's chains: say so rather than report the run as here.
+		if err := j.save(c.Repo.Dir); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("job %s: run %s is recorded on remote %s, but %s moved here since your last fetch and %s kept: dv fetch, decide which to keep, then dv run again (the run cache serves the job's outputs)",
+			j.Ref(), runID.Short(), c.RemoteName, strings.Join(kept, ", "), map[bool]string{true: "was", false: "were"}[len(kept) == 1])
+	}
 	if run.Status != train.StatusSucceeded {
 		j.Reason = run.Reason
 		if err := j.save(c.Repo.Dir); err != nil {
@@ -99,6 +110,18 @@ func (c *Client) collectRun(ctx context.Context, j *Job, runID objects.ID) (*tra
 		return nil, err
 	}
 	return res, nil
+}
+
+// keptRefs are the diverged refs that matter: a run-cache entry another
+// identical run wrote here serves as well as the job's.
+func keptRefs(diverged []string) []string {
+	var out []string
+	for _, n := range diverged {
+		if !strings.HasPrefix(n, train.CacheRefPrefix) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func nodeOf(run *lineage.Record, fallback string) string {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dv-ml/dv/lineage"
-	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/remote"
 	"github.com/dv-ml/dv/remote/mem"
 	"github.com/dv-ml/dv/train"
@@ -169,12 +168,14 @@ func TestRecordLostCollectsALateRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Rec.Refs.CompareAndSwap(t.Context(), JobRef("gpu", "4711"), objects.ID{}, id); err != nil {
-		t.Fatal(err)
-	}
 	// Not yet on the remote when collect first looks: pushed as the job
 	// is cancelled.
-	c.eng = &pushOnCancel{fakeEngine: eng, push: func() error { return w.push(t.Context(), &train.RunResult{Run: id}) }}
+	c.eng = &pushOnCancel{fakeEngine: eng, push: func() error {
+		if _, err := w.push(t.Context(), &train.RunResult{Run: id}); err != nil {
+			return err
+		}
+		return w.markRecorded(t.Context(), JobRef("gpu", "4711"), id)
+	}}
 	res, err := c.collect(t.Context(), j, JobState{State: StateLost, Final: true, Reason: "slurm: NODE_FAIL"})
 	var fe *train.FailedError
 	if !errors.As(err, &fe) || res == nil || res.Run != id || res.ExitCode != 2 {
@@ -193,4 +194,34 @@ type pushOnCancel struct {
 func (p *pushOnCancel) Cancel(ctx context.Context, j *Job) error {
 	_ = p.fakeEngine.Cancel(ctx, j)
 	return p.push()
+}
+
+// A ref that moved here since the last fetch keeps its value, and collect
+// says so instead of reporting the job's run as here.
+func TestCollectNamesDivergedRefs(t *testing.T) {
+	eng := &fakeEngine{answers: []func() (JobState, error){noAnswer}}
+	c, j, rem := testClient(t, eng)
+	if _, err := c.Rec.Write(t.Context(), &lineage.Record{Type: lineage.TypeRun, Name: "crop", Command: []string{"local"},
+		Status: train.StatusSucceeded}, "runs/crop"); err != nil {
+		t.Fatal(err)
+	}
+	w := clone(t, rem)
+	id, err := w.Rec.Write(t.Context(), &lineage.Record{Type: lineage.TypeRun, Name: "crop", Command: []string{"job"},
+		Status: train.StatusFailed, ExitCode: 1}, "runs/crop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.push(t.Context(), &train.RunResult{Run: id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.markRecorded(t.Context(), JobRef("gpu", "4711"), id); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.collect(t.Context(), j, JobState{State: StateSucceeded, Final: true})
+	if err == nil || res != nil || !strings.Contains(err.Error(), "but runs/crop moved here since your last fetch and was kept") {
+		t.Fatalf("got %+v, %v; want the kept ref named", res, err)
+	}
+	if !j.Done() || j.Run != id {
+		t.Fatalf("job not marked collected: %+v", j)
+	}
 }
