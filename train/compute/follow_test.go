@@ -225,3 +225,39 @@ func TestCollectNamesDivergedRefs(t *testing.T) {
 		t.Fatalf("job not marked collected: %+v", j)
 	}
 }
+
+// The log of a Kubernetes job is fetched from the second of the last line
+// read, each line returned once; a new pod (a retry) is read from its start.
+func TestKubeLogFollowsThePod(t *testing.T) {
+	fakeTools(t, map[string]string{"kubectl": `case "$*" in
+*pod/p2*) printf '2026-01-01T00:00:09.000000000Z b1\n' ;;
+*--since-time=2026-01-01T00:00:01Z*) printf '2026-01-01T00:00:01.500000000Z a2\n2026-01-01T00:00:01.500000000Z a2b\n2026-01-01T00:00:02.000000000Z a3\n' ;;
+*--since-time*) echo "unexpected: $*" >&2; exit 1 ;;
+*) printf '2026-01-01T00:00:01.000000000Z a1\n2026-01-01T00:00:01.500000000Z a2\n' ;;
+esac
+`})
+	ctx := t.Context()
+	k := kube{cur: &kubeCursor{}}
+	j := &Job{ID: "x"}
+	var off int64
+	for i, step := range []struct{ pod, want string }{
+		{"", "a1\na2\n"},    // job/x: kubectl picks the pod
+		{"p1", "a2b\na3\n"}, // the same pod, named: from 00:00:01
+		{"p2", "b1\n"},      // a retry's pod: from its start
+		{"p2", ""},          // nothing new
+	} {
+		j.Pod = step.pod
+		b, err := k.Log(ctx, j, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != step.want {
+			t.Fatalf("step %d: log %q, want %q", i, b, step.want)
+		}
+		off += int64(len(b))
+	}
+	// From the start (a failed job's whole log, for its record).
+	if b, _ := (kube{}).Log(ctx, &Job{ID: "x", Pod: "p2"}, 0); string(b) != "b1\n" {
+		t.Fatalf("whole log %q", b)
+	}
+}

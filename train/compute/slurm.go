@@ -29,6 +29,7 @@ type JobState struct {
 	Final    bool
 	ExitCode int
 	Node     string
+	Pod      string // Kubernetes: the job's newest pod, once it has one
 	Reason   string // the engine's reason, when it gives one
 	Stop     bool   // ended for dv, but the engine would keep it: cancel it
 }

@@ -66,7 +66,7 @@ func (c *Client) engine() engine {
 		return c.eng
 	}
 	if c.T.Engine == Kubernetes {
-		return kube{}
+		return kube{cur: &kubeCursor{}}
 	}
 	return slurm{}
 }
@@ -269,6 +269,9 @@ func (c *Client) Follow(ctx context.Context, j *Job) (*train.RunResult, error) {
 		wait = c.T.PollInterval()
 		if st.Node != "" {
 			j.Node = st.Node
+		}
+		if st.Pod != "" {
+			j.Pod = st.Pod
 		}
 		off = c.stream(ctx, eng, j, off)
 		if st.State != last {
