@@ -7,7 +7,8 @@ package testscripts
 // (batch/v1, restartPolicy Never, backoffLimit, ttlSecondsAfterFinished,
 // activeDeadlineSeconds, dv's labels, an image pinned by digest), plays
 // the Job's status transitions (pending, active, Complete or Failed) while
-// it runs the pod's command locally, serves the pod's log, and records
+// it runs the pod's command locally, serves the pod's log (with
+// timestamps=true and sinceTime, as kubelet does), and records
 // deletes with their propagation policy.
 //
 //	kubefake     start it; writes $WORK/kube/config (KUBECONFIG is set)
@@ -21,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +45,13 @@ type fakeJob struct {
 	exit       int
 	unpullable bool
 	log        bytes.Buffer
+	lines      []timedLine // the log's complete lines, with when they came
 	cmd        *exec.Cmd
+}
+
+type timedLine struct {
+	t    time.Time
+	text []byte
 }
 
 type fakeKube struct {
@@ -122,6 +130,7 @@ func status(w http.ResponseWriter, code int, reason, msg string) {
 
 var (
 	jobsPath = regexp.MustCompile(`^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$`)
+	nsPath   = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)$`)
 	podsPath = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+)(/log)?)?$`)
 )
 
@@ -172,6 +181,13 @@ func (fk *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/version":
 		writeJSON(w, 200, map[string]string{"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake"})
+		return
+	}
+	if m := nsPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == "GET" {
+		// kubectl asks whether the namespace exists after a NotFound,
+		// to say which of the two is missing.
+		writeJSON(w, 200, map[string]any{"kind": "Namespace", "apiVersion": "v1",
+			"metadata": map[string]any{"name": m[1]}, "status": map[string]any{"phase": "Active"}})
 		return
 	}
 	if m := jobsPath.FindStringSubmatch(r.URL.Path); m != nil {
@@ -349,7 +365,40 @@ type lockedBuf struct{ j *fakeJob }
 func (b *lockedBuf) Write(p []byte) (int, error) {
 	b.j.mu.Lock()
 	defer b.j.mu.Unlock()
-	return b.j.log.Write(p)
+	n, err := b.j.log.Write(p)
+	for {
+		done := 0
+		for _, l := range b.j.lines {
+			done += len(l.text)
+		}
+		rest := b.j.log.Bytes()[done:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return n, err
+		}
+		b.j.lines = append(b.j.lines, timedLine{t: time.Now().UTC(), text: append([]byte{}, rest[:i+1]...)})
+	}
+}
+
+// logText is the pod's log as the API server serves it: with each line's
+// RFC3339Nano timestamp (timestamps=true), from sinceTime on (inclusive,
+// whole seconds), and a partial last line as it is.
+func (j *fakeJob) logText(q url.Values) []byte {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	since, _ := time.Parse(time.RFC3339, q.Get("sinceTime"))
+	var out, done []byte
+	for _, l := range j.lines {
+		done = append(done, l.text...)
+		if l.t.Before(since) {
+			continue
+		}
+		if q.Get("timestamps") == "true" {
+			out = append(out, l.t.Format(time.RFC3339Nano)+" "...)
+		}
+		out = append(out, l.text...)
+	}
+	return append(out, j.log.Bytes()[len(done):]...)
 }
 
 func (j *fakeJob) kill() {
@@ -400,9 +449,10 @@ func (j *fakeJob) pod() map[string]any {
 		phase = map[bool]string{true: "Succeeded", false: "Failed"}[j.exit == 0]
 	}
 	return map[string]any{"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": j.name + "-pod", "namespace": j.ns, "labels": map[string]any{"job-name": j.name}},
-		"spec":     map[string]any{"nodeName": "fake-node-1", "containers": []any{map[string]any{"name": "dv"}}},
-		"status":   map[string]any{"phase": phase, "containerStatuses": []any{map[string]any{"name": "dv", "state": state}}}}
+		"metadata": map[string]any{"name": j.name + "-pod", "namespace": j.ns, "labels": map[string]any{"job-name": j.name},
+			"creationTimestamp": j.created.UTC().Format(time.RFC3339)},
+		"spec":   map[string]any{"nodeName": "fake-node-1", "containers": []any{map[string]any{"name": "dv"}}},
+		"status": map[string]any{"phase": phase, "containerStatuses": []any{map[string]any{"name": "dv", "state": state}}}}
 }
 
 func (fk *fakeKube) servePods(w http.ResponseWriter, r *http.Request, ns, name string, log bool) {
@@ -438,11 +488,8 @@ func (fk *fakeKube) servePods(w http.ResponseWriter, r *http.Request, ns, name s
 				writeJSON(w, 200, j.pod())
 				return
 			}
-			j.mu.Lock()
-			b := append([]byte{}, j.log.Bytes()...)
-			j.mu.Unlock()
 			w.Header().Set("Content-Type", "text/plain")
-			_, _ = w.Write(b)
+			_, _ = w.Write(j.logText(r.URL.Query()))
 			return
 		}
 	}

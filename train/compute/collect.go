@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
@@ -19,15 +20,20 @@ import (
 // without recording (cancelled, timed out, lost, refused) and dv records
 // a failed run here with the engine's log, exit code and the reason.
 func (c *Client) collect(ctx context.Context, j *Job, st JobState) (*train.RunResult, error) {
-	o := j.Spec.RunOptions()
-	rn := c.runner()
 	runID, err := readRemoteRef(ctx, c.Sync, JobRef(j.Target, j.ID))
 	if err != nil {
 		return nil, err
 	}
 	if runID.IsZero() {
-		return c.recordLost(ctx, j, st, o)
+		return c.recordLost(ctx, j, st)
 	}
+	return c.collectRun(ctx, j, runID)
+}
+
+// collectRun brings the run the job recorded into the project.
+func (c *Client) collectRun(ctx context.Context, j *Job, runID objects.ID) (*train.RunResult, error) {
+	o := j.Spec.RunOptions()
+	rn := c.runner()
 	if _, err := c.Sync.Fetch(ctx, []objects.ID{runID}); err != nil {
 		return nil, fmt.Errorf("job %s: fetch its run %s: %w", j.Ref(), runID.Short(), err)
 	}
@@ -69,10 +75,20 @@ func (c *Client) collect(ctx context.Context, j *Job, st JobState) (*train.RunRe
 	if _, err := c.Sync.Fetch(ctx, roots); err != nil {
 		return nil, fmt.Errorf("job %s: fetch its outputs: %w", j.Ref(), err)
 	}
-	if _, err := c.Sync.ApplyRefs(ctx, c.Rec.Refs, want); err != nil {
+	diverged, err := c.Sync.ApplyRefs(ctx, c.Rec.Refs, want)
+	if err != nil {
 		return nil, err
 	}
 	j.Run, j.Status, j.Node = runID, run.Status, nodeOf(run, j.Node)
+	if kept := keptRefs(diverged); len(kept) > 0 {
+		// The job's versions are on the remote, but not on this
+		// project's chains: say so rather than report the run as here.
+		if err := j.save(c.Repo.Dir); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("job %s: run %s is recorded on remote %s, but %s moved here since your last fetch and %s kept: dv fetch, decide which to keep, then dv run again (the run cache serves the job's outputs)",
+			j.Ref(), runID.Short(), c.RemoteName, strings.Join(kept, ", "), map[bool]string{true: "was", false: "were"}[len(kept) == 1])
+	}
 	if run.Status != train.StatusSucceeded {
 		j.Reason = run.Reason
 		if err := j.save(c.Repo.Dir); err != nil {
@@ -96,6 +112,18 @@ func (c *Client) collect(ctx context.Context, j *Job, st JobState) (*train.RunRe
 	return res, nil
 }
 
+// keptRefs are the diverged refs that matter: a run-cache entry another
+// identical run wrote here serves as well as the job's.
+func keptRefs(diverged []string) []string {
+	var out []string
+	for _, n := range diverged {
+		if !strings.HasPrefix(n, train.CacheRefPrefix) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func nodeOf(run *lineage.Record, fallback string) string {
 	if run.Job != nil && run.Job.Node != "" {
 		return run.Job.Node
@@ -104,9 +132,27 @@ func nodeOf(run *lineage.Record, fallback string) string {
 }
 
 // recordLost records the failed run of a job that ended without
-// recording one.
-func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.RunOptions) (*train.RunResult, error) {
+// recording one. A lost job (one the engine forgot, a failed node, a
+// preemption, an evicted pod) may yet come back (Slurm requeues, a Job's
+// next pod): it is cancelled first, and the remote asked again whether
+// the job recorded its run meanwhile, which is then collected instead.
+func (c *Client) recordLost(ctx context.Context, j *Job, st JobState) (*train.RunResult, error) {
+	o := j.Spec.RunOptions()
 	rn := c.runner()
+	var log io.Reader
+	if b, err := c.engine().Log(ctx, j, 0); err == nil {
+		log = bytes.NewReader(b)
+	}
+	if st.State == StateLost {
+		_ = c.engine().Cancel(ctx, j) // best effort: mostly, nothing is left
+		runID, err := readRemoteRef(ctx, c.Sync, JobRef(j.Target, j.ID))
+		if err != nil {
+			return nil, err
+		}
+		if !runID.IsZero() {
+			return c.collectRun(ctx, j, runID)
+		}
+	}
 	plan := &train.Plan{Inputs: j.Inputs, CacheKey: j.Spec.CacheKey}
 	reason := st.Reason
 	switch {
@@ -121,10 +167,6 @@ func (c *Client) recordLost(ctx context.Context, j *Job, st JobState, o train.Ru
 		reason = st.State
 	}
 	reason = fmt.Sprintf("job %s on %s: %s", j.ID, j.Target, reason)
-	var log io.Reader
-	if b, err := c.engine().Log(ctx, j, 0); err == nil {
-		log = bytes.NewReader(b)
-	}
 	code := st.ExitCode
 	if code == 0 {
 		code = 1

@@ -36,6 +36,7 @@ type Job struct {
 	Timeout   time.Duration `json:"timeout"`
 	State     string        `json:"state"`            // the engine's last known state
 	Node      string        `json:"node,omitempty"`   // where it ran, once known
+	Pod       string        `json:"pod,omitempty"`    // Kubernetes: its newest pod, once known
 	Status    string        `json:"status,omitempty"` // succeeded or failed, once its run is recorded
 	Run       objects.ID    `json:"run,omitzero"`     // the run recorded for it
 	Reason    string        `json:"reason,omitempty"`

@@ -29,6 +29,7 @@ type JobState struct {
 	Final    bool
 	ExitCode int
 	Node     string
+	Pod      string // Kubernetes: the job's newest pod, once it has one
 	Reason   string // the engine's reason, when it gives one
 	Stop     bool   // ended for dv, but the engine would keep it: cancel it
 }
@@ -120,8 +121,10 @@ func (slurm) State(ctx context.Context, j *Job) (JobState, error) {
 	if err == nil {
 		return parseScontrol(string(out)), nil
 	}
-	var te *ToolError
-	if errors.As(err, &te) {
+	var ce *commandError
+	if !errors.As(err, &ce) || !strings.Contains(ce.msg, slurmNoJob) {
+		// No answer (the controller unreachable, a timeout): the job may
+		// well be running. The caller asks again.
 		return JobState{}, err
 	}
 	// Gone from the controller's memory (MinJobAge): ask accounting when
@@ -133,6 +136,11 @@ func (slurm) State(ctx context.Context, j *Job) (JobState, error) {
 	}
 	return JobState{State: StateLost, Final: true, Reason: "slurm no longer knows job " + j.ID}, nil
 }
+
+// slurmNoJob is scontrol's answer for a job the controller does not know
+// (slurm_load_jobs error: Invalid job id specified): the one answer that
+// makes a job lost.
+const slurmNoJob = "Invalid job id specified"
 
 // parseScontrol reads `scontrol show job -o` output.
 func parseScontrol(s string) JobState {

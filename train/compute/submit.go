@@ -35,6 +35,8 @@ type Client struct {
 	// Log receives the job's log as it arrives (nil: not streamed);
 	// Notes receives dv's own lines (submitted, state changes).
 	Log, Notes io.Writer
+
+	eng engine // tests: the engine instead of T.Engine's
 }
 
 // Options say how to submit.
@@ -60,8 +62,11 @@ func (e *NotReadyError) Error() string {
 }
 
 func (c *Client) engine() engine {
+	if c.eng != nil {
+		return c.eng
+	}
 	if c.T.Engine == Kubernetes {
-		return kube{}
+		return kube{cur: &kubeCursor{}}
 	}
 	return slurm{}
 }
@@ -151,8 +156,9 @@ func (c *Client) note(format string, args ...any) {
 	}
 }
 
-// source finds the git URL the job clones and checks that the commit is
-// clean and pushed.
+// source finds the git URL the job clones (without the credentials the
+// URL may hold: see cloneURL) and checks that the commit is clean and
+// pushed.
 func (c *Client) source(ctx context.Context, o train.RunOptions) (Source, []string) {
 	src := Source{Commit: c.Rec.Code.Commit}
 	var missing []string
@@ -171,7 +177,7 @@ func (c *Client) source(ctx context.Context, o train.RunOptions) (Source, []stri
 	if isLocalPath(url) && !filepath.IsAbs(url) {
 		url = filepath.Join(c.Repo.Root, url)
 	}
-	src.GitURL = url
+	src.GitURL = cloneURL(url)
 	if out, err := gitOut(ctx, c.Repo.Root, "branch", "-r", "--contains", src.Commit); err != nil || strings.TrimSpace(out) == "" {
 		missing = append(missing, fmt.Sprintf("commit %s is not on any remote-tracking branch (git push %s first)", src.Commit[:12], gr))
 	}
@@ -235,18 +241,37 @@ func (c *Client) missingInputs(ctx context.Context, inputs []lineage.IO) []strin
 
 // Follow polls the job until it ends (streaming its log to c.Log), then
 // collects its run. A job past its timeout is cancelled and recorded
-// failed. Interrupted, it leaves the job running.
+// failed. An engine that does not answer (its controller unreachable, an
+// auth plugin failing) is asked again, less and less often, until the
+// job's timeout; then Follow returns the error and the job stays
+// unrecorded, to follow later. Interrupted, it leaves the job running.
 func (c *Client) Follow(ctx context.Context, j *Job) (*train.RunResult, error) {
 	eng := c.engine()
 	var off int64
 	last := ""
+	wait := c.T.PollInterval()
 	for {
 		st, err := eng.State(ctx, j)
 		if err != nil {
-			return nil, fmt.Errorf("job %s: %w", j.Ref(), err)
+			var te *ToolError
+			if errors.As(err, &te) || ctx.Err() != nil || c.Rec.Now().Sub(j.Submitted) > j.Timeout {
+				return nil, fmt.Errorf("job %s: %w (not recorded; dv runs --follow %s asks again)", j.Ref(), err, j.Ref())
+			}
+			if wait == c.T.PollInterval() {
+				c.note("%s: no answer about job %s (%v); asking again\n", j.Name, j.Ref(), err)
+			}
+			wait = min(2*wait, maxBackoff)
+			if err := sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("job %s still %s; follow it with dv runs --follow %s: %w", j.Ref(), j.State, j.Ref(), err)
+			}
+			continue
 		}
+		wait = c.T.PollInterval()
 		if st.Node != "" {
 			j.Node = st.Node
+		}
+		if st.Pod != "" {
+			j.Pod = st.Pod
 		}
 		off = c.stream(ctx, eng, j, off)
 		if st.State != last {
@@ -264,16 +289,33 @@ func (c *Client) Follow(ctx context.Context, j *Job) (*train.RunResult, error) {
 		}
 		if c.Rec.Now().Sub(j.Submitted) > j.Timeout {
 			c.note("%s: job %s ran past its timeout (%s); cancelling it\n", j.Name, j.Ref(), j.Timeout)
-			_ = eng.Cancel(ctx, j)
+			if err := eng.Cancel(ctx, j); err != nil {
+				// Recorded failed only once nothing of it runs any more.
+				if st, serr := eng.State(ctx, j); serr != nil || !st.Final {
+					return nil, fmt.Errorf("job %s ran past its timeout and could not be cancelled: %w (not recorded; dv runs --cancel %s)", j.Ref(), err, j.Ref())
+				}
+			}
 			st, _ := c.waitFinal(ctx, eng, j)
 			return c.collect(ctx, j, JobState{State: StateTimeout, Final: true, ExitCode: st.ExitCode, Node: st.Node,
 				Reason: fmt.Sprintf("timed out after %s (compute.%s.timeout)", j.Timeout, j.Target)})
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("job %s still %s; follow it with dv runs --follow %s: %w", j.Ref(), j.State, j.Ref(), ctx.Err())
-		case <-time.After(c.T.PollInterval()):
+		if err := sleep(ctx, c.T.PollInterval()); err != nil {
+			return nil, fmt.Errorf("job %s still %s; follow it with dv runs --follow %s: %w", j.Ref(), j.State, j.Ref(), err)
 		}
+	}
+}
+
+// maxBackoff bounds the wait between questions to an engine that does not
+// answer.
+const maxBackoff = time.Minute
+
+// sleep waits d, or until ctx ends (its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 

@@ -88,13 +88,35 @@ func (w *Worker) Run(ctx context.Context, spec *Spec) (*train.RunResult, error) 
 	if res == nil || res.Run.IsZero() {
 		return res, runErr
 	}
-	if err := w.Rec.Refs.CompareAndSwap(ctx, JobRef(spec.Target, id), objects.ID{}, res.Run); err != nil {
-		return res, err
+	run, err := w.push(ctx, res)
+	if err != nil {
+		return res, errors.Join(runErr, err)
 	}
-	if err := w.push(ctx, res); err != nil {
+	res.Run = run
+	if err := w.markRecorded(ctx, JobRef(spec.Target, id), run); err != nil {
 		return res, errors.Join(runErr, err)
 	}
 	return res, runErr
+}
+
+// markRecorded pushes the job's own ref jobs/TARGET/ID, naming its run,
+// once every other ref went: the submitter collects the run only then, so
+// a run whose refs did not all move (a conflict that rebasing could not
+// settle) is never collected as if they had.
+func (w *Worker) markRecorded(ctx context.Context, name string, run objects.ID) error {
+	dir, err := os.MkdirTemp(w.Repo.Dir, "jobref-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	one := refs.Open(dir)
+	if err := one.CompareAndSwap(ctx, name, objects.ID{}, run); err != nil {
+		return err
+	}
+	if _, err := w.Sync.PushRefs(ctx, one); err != nil {
+		return fmt.Errorf("job: mark the run recorded (%s): %w", name, err)
+	}
+	return nil
 }
 
 // applyRefs sets the clone's refs of what the run moves to the remote's
@@ -184,11 +206,13 @@ func (w *Worker) fetchInputs(ctx context.Context, deps []string) error {
 // (two jobs of one name finishing at once) is rebased: the job's record
 // is written again with the remote's value as its previous version, so
 // that both are in the history and nothing is lost; then the refs are
-// pushed again.
-func (w *Worker) push(ctx context.Context, res *train.RunResult) error {
+// pushed again. It returns the run's record as the remote has it (the
+// rebased one when runs/NAME was rebased).
+func (w *Worker) push(ctx context.Context, res *train.RunResult) (objects.ID, error) {
+	run := res.Run
 	_, vals, err := w.Rec.Refs.List()
 	if err != nil {
-		return err
+		return run, err
 	}
 	roots := []objects.ID{res.Run}
 	for _, id := range vals {
@@ -198,22 +222,25 @@ func (w *Worker) push(ctx context.Context, res *train.RunResult) error {
 		roots = append(roots, out.Data)
 	}
 	if _, err := w.Sync.Push(ctx, roots); err != nil {
-		return fmt.Errorf("job: push the run: %w", err)
+		return run, fmt.Errorf("job: push the run: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
 		_, err := w.Sync.PushRefs(ctx, w.Rec.Refs)
 		if err == nil {
-			return nil
+			return run, nil
 		}
 		if !errors.Is(err, refs.ErrConflict) || attempt == maxRebase {
-			return fmt.Errorf("job: move the remote's refs: %w", err)
+			return run, fmt.Errorf("job: move the remote's refs: %w", err)
 		}
-		rebased, err := w.rebase(ctx)
+		rebased, renamed, err := w.rebase(ctx)
 		if err != nil {
-			return err
+			return run, err
+		}
+		if id, ok := renamed[run]; ok {
+			run = id
 		}
 		if _, err := w.Sync.Push(ctx, rebased); err != nil {
-			return fmt.Errorf("job: push the run: %w", err)
+			return run, fmt.Errorf("job: push the run: %w", err)
 		}
 	}
 }
@@ -225,25 +252,30 @@ const maxRebase = 5
 // job's record with the remote's value as its previous version, and
 // points the ref at the new record (the remote's value becomes the one
 // last seen, so the next push moves it by compare-and-swap). A run-cache
-// entry another identical run wrote is kept as it is. It returns the new
-// records.
-func (w *Worker) rebase(ctx context.Context) ([]objects.ID, error) {
+// entry another identical run wrote is kept as it is; the other refs that
+// named a rewritten record (the run-cache entry of a rebased run) move to
+// the new one. It returns the new records, and each rewritten record's
+// new id.
+func (w *Worker) rebase(ctx context.Context) ([]objects.ID, map[objects.ID]objects.ID, error) {
 	names, vals, err := w.Rec.Refs.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []objects.ID
+	renamed := map[objects.ID]objects.ID{}
+	handled := map[string]bool{}
 	wr := w.Repo.Store.NewWriter()
 	var moves []func() error
 	for _, n := range names {
 		cur, err := readRemoteRef(ctx, w.Sync, n)
 		if err != nil {
 			wr.Abort()
-			return nil, err
+			return nil, nil, err
 		}
 		if cur.IsZero() || cur == vals[n] {
 			continue
 		}
+		handled[n] = true
 		seen := map[string]objects.ID{n: cur}
 		if strings.HasPrefix(n, train.CacheRefPrefix) {
 			old := vals[n]
@@ -259,21 +291,22 @@ func (w *Worker) rebase(ctx context.Context) ([]objects.ID, error) {
 		rec, err := lineage.Load(ctx, w.Repo.Store, vals[n])
 		if err != nil {
 			wr.Abort()
-			return nil, fmt.Errorf("job: rebase %s: %w", n, err)
+			return nil, nil, fmt.Errorf("job: rebase %s: %w", n, err)
 		}
 		rec.Previous = cur
 		if rec.Type == lineage.TypeModel {
 			if rec.Number, err = w.nextNumber(ctx, cur); err != nil {
 				wr.Abort()
-				return nil, fmt.Errorf("job: rebase %s: %w", n, err)
+				return nil, nil, fmt.Errorf("job: rebase %s: %w", n, err)
 			}
 		}
 		id, err := lineage.Put(ctx, wr, rec)
 		if err != nil {
 			wr.Abort()
-			return nil, err
+			return nil, nil, err
 		}
 		old := vals[n]
+		renamed[old] = id
 		out = append(out, id)
 		moves = append(moves, func() error {
 			if err := w.Rec.Refs.CompareAndSwap(ctx, n, old, id); err != nil {
@@ -286,14 +319,20 @@ func (w *Worker) rebase(ctx context.Context) ([]objects.ID, error) {
 		})
 	}
 	if err := wr.Flush(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for _, n := range names {
+		if id, ok := renamed[vals[n]]; ok && !handled[n] {
+			old := vals[n]
+			moves = append(moves, func() error { return w.Rec.Refs.CompareAndSwap(ctx, n, old, id) })
+		}
 	}
 	for _, m := range moves {
 		if err := m(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, renamed, nil
 }
 
 // nextNumber is the number of the model version after the remote's
