@@ -135,8 +135,10 @@ func (s *Store) ReadFile(ctx context.Context, id ID, dst io.Writer) (int64, erro
 		return 0, err
 	}
 	var n int64
+	bp := readPool.Get().(*[]byte)
+	defer readPool.Put(bp)
 	for _, c := range chunks {
-		data, err := s.LoadType(ctx, c.ID, TypeBlob)
+		data, err := s.loadChunk(ctx, c.ID, bp)
 		if err != nil {
 			return n, err
 		}
@@ -150,6 +152,40 @@ func (s *Store) ReadFile(ctx context.Context, id ID, dst io.Writer) (int64, erro
 		}
 	}
 	return n, nil
+}
+
+// readPool keeps ReadFile's buffers for stored chunks.
+var readPool = sync.Pool{New: func() any { b := make([]byte, ChunkMax); return &b }}
+
+// loadChunk is LoadType(id, TypeBlob) reading the stored bytes into *bp
+// (which it may replace with a larger buffer); the data it returns is
+// valid until the next use of *bp.
+func (s *Store) loadChunk(ctx context.Context, id ID, bp *[]byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, ok := s.Lookup(id)
+	if !ok {
+		return s.LoadType(ctx, id, TypeBlob) // Load refreshes the index
+	}
+	if l.Type != TypeBlob {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", id.Short(), l.Type, TypeBlob)
+	}
+	l, stored, err := s.readStoredInto(id, l, *bp)
+	if err != nil {
+		return nil, err
+	}
+	if cap(stored) > cap(*bp) {
+		*bp = stored[:0]
+	}
+	data, err := decompress(l.Comp, stored, int(l.RawLen))
+	if err != nil {
+		return nil, &CorruptError{What: "object", Name: id.String(), Reason: fmt.Sprintf("in pack %s: %v", l.Pack.Short(), err), Err: err}
+	}
+	if !s.isTrusted(id, l.Pack) && Hash(TypeBlob, data) != id {
+		return nil, corrupt("object", id.String(), "content does not match its id (pack %s)", l.Pack.Short())
+	}
+	return data, nil
 }
 
 // Children returns the ids an object refers to: a tree's entries, a list's
