@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 
@@ -262,6 +263,9 @@ func readObject(rs *rangeStream, e objects.Entry, bp *[]byte) ([]byte, error) {
 			b = nb
 		}
 		if err := rs.ReadAt(b[len(b):len(b)+k], int64(e.Offset)+int64(len(b))); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("read %s [%d+%d]: %w", rs.name, e.Offset, e.Length, err)
+			}
 			return nil, err
 		}
 		b = b[:len(b)+k]

@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 )
@@ -57,7 +56,7 @@ func (r *rangeStream) ReadAt(b []byte, off int64) error {
 			return err
 		}
 		if r.tries++; r.tries >= readRangeAttempts {
-			return fmt.Errorf("read %s [%d+%d]: %w", r.name, off, len(b), err)
+			return err
 		}
 		// The request itself succeeded, so the client's retries did not
 		// see the cut: read on from here, after a short wait.
