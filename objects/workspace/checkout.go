@@ -381,14 +381,20 @@ func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntr
 		return err
 	}
 	tmp := f.Name()
-	bw := writerPool.Get().(*bufio.Writer)
-	bw.Reset(f)
-	n, err := c.r.Store.ReadFile(ctx, e.ID, bw)
-	if err == nil {
-		err = bw.Flush()
+	var n int64
+	if e.Size >= 2*objects.ParallelReadMin && c.r.jobs() > 1 {
+		// One large file: its parts are written by every core at once.
+		n, err = c.r.Store.ReadFileAt(ctx, e.ID, f, c.r.jobs())
+	} else {
+		bw := writerPool.Get().(*bufio.Writer)
+		bw.Reset(f)
+		n, err = c.r.Store.ReadFile(ctx, e.ID, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		bw.Reset(nil)
+		writerPool.Put(bw)
 	}
-	bw.Reset(nil)
-	writerPool.Put(bw)
 	if err == nil && n != e.Size {
 		err = &objects.CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("has %d bytes, tree says %d", n, e.Size)}
 	}
