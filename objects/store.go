@@ -45,9 +45,9 @@ type Store struct {
 	files map[ID]*os.File
 
 	// trusted maps objects this process verified and wrote (a Writer
-	// with TrustWritten) to the pack that holds them: Load reads them
-	// from that pack without hashing them again (docs/RELIABILITY.md,
-	// "Verified once").
+	// with TrustWritten) to the pack that holds them: the first Load of
+	// each reads it from that pack without hashing it again
+	// (docs/RELIABILITY.md, "Verified once").
 	trusted sync.Map
 
 	// readAt, when set, replaces readPackFile: the seam through which unit
@@ -416,10 +416,10 @@ func grow(buf []byte, n int) []byte {
 }
 
 // isTrusted reports whether this process verified id as it wrote it into
-// pack.
+// pack and has not read it back since, and uses that up: the first read
+// back is spared the hash, any later one verifies again.
 func (s *Store) isTrusted(id, pack ID) bool {
-	p, ok := s.trusted.Load(id)
-	return ok && p.(ID) == pack
+	return s.trusted.CompareAndDelete(id, pack)
 }
 
 // LoadType loads id and checks that it is of type want.

@@ -35,11 +35,11 @@ type Writer struct {
 	trust bool // see TrustWritten
 }
 
-// TrustWritten marks the objects this writer commits as verified for the
-// rest of the process: the Store then reads them back from the packs they
-// were written to without hashing them again. Only for callers that
-// verified every object they put against its id (a fetch, with
-// VerifyStored), so that each object is verified once per process.
+// TrustWritten marks the objects this writer commits as verified: the
+// Store's first read of each from the pack it was written to (the
+// checkout that follows a fetch) does not hash it again; later reads do.
+// Only for callers that verified every object they put against its id (a
+// fetch, with VerifyStored), so that a pulled object is hashed once.
 func (w *Writer) TrustWritten() { w.trust = true }
 
 // maxFinishing is how many full packs may be syncing at once.
