@@ -31,7 +31,16 @@ type Writer struct {
 
 	finishing chan struct{} // bounds packs being committed in the background
 	wg        sync.WaitGroup
+
+	trust bool // see TrustWritten
 }
+
+// TrustWritten marks the objects this writer commits as verified: the
+// Store's first read of each from the pack it was written to (the
+// checkout that follows a fetch) does not hash it again; later reads do.
+// Only for callers that verified every object they put against its id (a
+// fetch, with VerifyStored), so that a pulled object is hashed once.
+func (w *Writer) TrustWritten() { w.trust = true }
 
 // maxFinishing is how many full packs may be syncing at once.
 const maxFinishing = 2
@@ -180,6 +189,11 @@ func (w *Writer) commitPack(p *packWriter) error {
 		return err
 	}
 	pi := PackIndex{Pack: packID, Entries: p.entries}
+	if w.trust {
+		for _, e := range p.entries {
+			w.s.trusted.Store(e.ID, packID)
+		}
+	}
 	w.s.mu.Lock()
 	w.s.addToIndex([]PackIndex{pi})
 	w.s.mu.Unlock()

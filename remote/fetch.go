@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 
@@ -31,6 +32,7 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 		return st, err
 	}
 	w := s.Local.NewWriter()
+	w.TrustWritten() // every object is verified before it is put
 	defer w.Abort()
 	known := &childMap{m: map[objects.ID][]objects.ID{}}
 	seen := map[objects.ID]bool{}
@@ -79,6 +81,7 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 func (s *Syncer) FetchOne(ctx context.Context, ridx *Index, ids []objects.ID) (FetchStats, error) {
 	var st FetchStats
 	w := s.Local.NewWriter()
+	w.TrustWritten() // every object is verified before it is put
 	defer w.Abort()
 	var want []objects.ID
 	for _, id := range ids {
@@ -173,59 +176,102 @@ func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID
 	for _, sp := range spans {
 		g.Go(func() error {
 			name := PacksPrefix + sp.pack.String()
-			b, err := ReadRange(gctx, s.Remote, name, int64(sp.off), int64(sp.end-sp.off))
-			if err != nil {
-				if errors.Is(err, ErrNotFound) {
-					return &objects.CorruptError{What: "remote pack", Name: sp.pack.String(), Reason: "named by the remote index but missing"}
-				}
-				return fmt.Errorf("fetch %s: %w", name, err)
-			}
-			s.progress(int64(len(b)))
-			wanted := map[objects.ID]bool{}
-			for _, e := range sp.entries {
-				wanted[e.ID] = true
-			}
-			var local [][]objects.ID
-			stored := 0
-			candidates := sp.entries
-			if s.Greedy {
-				candidates = ridx.inRange(sp.pack, sp.off, sp.end)
-			}
-			for _, e := range candidates {
-				if !wanted[e.ID] && w.Has(e.ID) {
-					continue
-				}
-				raw := b[e.Offset-sp.off : e.Offset-sp.off+uint64(e.Length)]
-				if err := objects.VerifyStored(e, raw); err != nil {
-					if !wanted[e.ID] {
-						continue // not needed now; if it ever is, it fails then
-					}
-					return &objects.CorruptError{What: "remote object", Name: e.ID.String(),
-						Reason: fmt.Sprintf("in pack %s on %s: %v; refused", sp.pack.Short(), s.Remote, err)}
-				}
-				if err := w.PutStored(gctx, e, raw); err != nil {
-					return err
-				}
-				stored++
-				if e.Type != objects.TypeBlob {
-					c, err := objects.StoredChildren(e, raw)
-					if err != nil {
-						return err
-					}
-					known.set(e.ID, c)
-					if wanted[e.ID] {
-						local = append(local, c)
-					}
-				}
-			}
+			rs := newRangeStream(gctx, s.Remote, name, int64(sp.off), int64(sp.end))
+			defer rs.Close()
+			local, stored, err := s.fetchSpan(gctx, ridx, sp, rs, w, known)
 			mu.Lock()
-			st.Requests++
+			st.Requests += rs.requests
 			st.Objects += stored
-			st.Bytes += int64(len(b))
+			st.Bytes += rs.read
 			kids = append(kids, local...)
 			mu.Unlock()
-			return nil
+			if errors.Is(err, ErrNotFound) {
+				return &objects.CorruptError{What: "remote pack", Name: sp.pack.String(), Reason: "named by the remote index but missing"}
+			}
+			return err
 		})
 	}
 	return kids, g.Wait()
+}
+
+// fetchSpan reads the objects of one span as they arrive, verifies each
+// against its id and stores it. It returns the children of the wanted
+// trees, lists and records, and how many objects it stored.
+func (s *Syncer) fetchSpan(ctx context.Context, ridx *Index, sp span, rs *rangeStream, w *objects.Writer, known *childMap) ([][]objects.ID, int, error) {
+	wanted := map[objects.ID]bool{}
+	for _, e := range sp.entries {
+		wanted[e.ID] = true
+	}
+	candidates := sp.entries
+	if s.Greedy {
+		candidates = ridx.inRange(sp.pack, sp.off, sp.end)
+	}
+	bp := spanPool.Get().(*[]byte)
+	defer spanPool.Put(bp)
+	var local [][]objects.ID
+	stored := 0
+	for _, e := range candidates {
+		if !wanted[e.ID] && w.Has(e.ID) {
+			continue
+		}
+		raw, err := readObject(rs, e, bp)
+		if err != nil {
+			return local, stored, fmt.Errorf("fetch %s: %w", rs.name, err)
+		}
+		s.progress(int64(len(raw)))
+		if err := objects.VerifyStored(e, raw); err != nil {
+			if !wanted[e.ID] {
+				continue // not needed now; if it ever is, it fails then
+			}
+			return local, stored, &objects.CorruptError{What: "remote object", Name: e.ID.String(),
+				Reason: fmt.Sprintf("in pack %s on %s: %v; refused", sp.pack.Short(), s.Remote, err)}
+		}
+		if err := w.PutStored(ctx, e, raw); err != nil {
+			return local, stored, err
+		}
+		stored++
+		if e.Type != objects.TypeBlob {
+			c, err := objects.StoredChildren(e, raw)
+			if err != nil {
+				return local, stored, err
+			}
+			known.set(e.ID, c)
+			if wanted[e.ID] {
+				local = append(local, c)
+			}
+		}
+	}
+	return local, stored, nil
+}
+
+// spanPool keeps the buffers objects are read into (one chunk at most,
+// mostly; larger trees and lists grow it).
+var spanPool = sync.Pool{New: func() any { b := make([]byte, objects.ChunkMax); return &b }}
+
+// readObject reads the stored bytes of e into *bp. An object larger than
+// readRangeFirst is read in pieces into a buffer that doubles as they
+// arrive: an index may claim more than the pack holds, and that claim is
+// not allocated before the pack has shown it.
+func readObject(rs *rangeStream, e objects.Entry, bp *[]byte) ([]byte, error) {
+	n := int(e.Length)
+	b := (*bp)[:0]
+	for len(b) < n {
+		k := min(n-len(b), max(len(b), readRangeFirst))
+		if cap(b) < len(b)+k {
+			nb := make([]byte, len(b), len(b)+k)
+			copy(nb, b)
+			b = nb
+		}
+		if err := rs.ReadAt(b[len(b):len(b)+k], int64(e.Offset)+int64(len(b))); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("read %s [%d+%d]: %w", rs.name, e.Offset, e.Length, err)
+			}
+			return nil, err
+		}
+		b = b[:len(b)+k]
+	}
+	if cap(b) <= 2*objects.ChunkMax {
+		*bp = b[:0]
+	}
+	return b, nil
 }

@@ -156,11 +156,12 @@ type checkout struct {
 	ops     []func() error // removals and directory changes, in order
 	writes  []writeJob
 
-	written atomic.Int64
-	removed int64
-	mu      sync.Mutex
-	failed  []error
-	racy    []racyFile
+	written  atomic.Int64
+	removed  int64
+	partJobs int // goroutines per large file (apply sets it)
+	mu       sync.Mutex
+	failed   []error
+	racy     []racyFile
 }
 
 type writeJob struct {
@@ -291,6 +292,16 @@ func (c *checkout) apply(ctx context.Context) error {
 		}
 	}
 	workers := 2 * c.r.jobs()
+	// Large files are written in parts by several goroutines each; the
+	// cores are shared between the large files, so that parts in flight
+	// (and their buffers) stay about one per core.
+	large := 0
+	for _, j := range c.writes {
+		if j.e.Size >= 2*objects.ParallelReadMin {
+			large++
+		}
+	}
+	c.partJobs = max(c.r.jobs()/max(large, 1), 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for _, batch := range dirBatches(c.writes, workers) {
@@ -381,14 +392,20 @@ func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntr
 		return err
 	}
 	tmp := f.Name()
-	bw := writerPool.Get().(*bufio.Writer)
-	bw.Reset(f)
-	n, err := c.r.Store.ReadFile(ctx, e.ID, bw)
-	if err == nil {
-		err = bw.Flush()
+	var n int64
+	if e.Size >= 2*objects.ParallelReadMin && c.partJobs > 1 {
+		// A large file: its parts are written by several cores at once.
+		n, err = c.r.Store.ReadFileAt(ctx, e.ID, f, c.partJobs)
+	} else {
+		bw := writerPool.Get().(*bufio.Writer)
+		bw.Reset(f)
+		n, err = c.r.Store.ReadFile(ctx, e.ID, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		bw.Reset(nil)
+		writerPool.Put(bw)
 	}
-	bw.Reset(nil)
-	writerPool.Put(bw)
 	if err == nil && n != e.Size {
 		err = &objects.CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("has %d bytes, tree says %d", n, e.Size)}
 	}
