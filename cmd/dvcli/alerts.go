@@ -26,6 +26,16 @@ func alertTargets(cfg *workspace.Config, cliURLs []string) ([]alert.Target, erro
 	return alert.FromConfig(cfg, cliURLs)
 }
 
+// projectAlerts is alertTargets for the project r: its dv.yaml's alerts:
+// and the --notify URLs, read before the command does any work.
+func projectAlerts(r *workspace.Repo, cliURLs []string) ([]alert.Target, error) {
+	cfg, err := workspace.LoadConfig(r.Root)
+	if err != nil {
+		return nil, err
+	}
+	return alertTargets(cfg, cliURLs)
+}
+
 // notify posts events to targets once the command's work is done. A
 // webhook that does not take an event is a warning (one line naming the
 // alert and the target, never the URL): the work stands, and the exit

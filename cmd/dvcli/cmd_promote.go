@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/dv-ml/dv/lineage"
-	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -64,11 +63,7 @@ func cmdPromote(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			cfg, err := workspace.LoadConfig(r.Root)
-			if err != nil {
-				return err
-			}
-			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+			targets, err := projectAlerts(r, cmd.StringSlice("notify"))
 			if err != nil {
 				return err
 			}

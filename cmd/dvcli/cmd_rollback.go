@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/dv-ml/dv/objects/workspace"
 	"github.com/dv-ml/dv/train/registry"
 )
 
@@ -33,11 +32,7 @@ URLs. See docs/registry.md.`,
 				return err
 			}
 			defer r.Close()
-			cfg, err := workspace.LoadConfig(r.Root)
-			if err != nil {
-				return err
-			}
-			targets, err := alertTargets(cfg, cmd.StringSlice("notify"))
+			targets, err := projectAlerts(r, cmd.StringSlice("notify"))
 			if err != nil {
 				return err
 			}
