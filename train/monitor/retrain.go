@@ -88,22 +88,14 @@ func PlanRetrain(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *wo
 	if old.Type != lineage.TypeRun {
 		return nil, fmt.Errorf("%s: %s is a %s record: %w", h.Label(), h.Record.Run.Short(), old.Type, ErrNoRun)
 	}
-	ths, err := LoadThresholds(cfg)
-	if err != nil {
-		return nil, err
-	}
-	g, err := lineage.LoadRefs(ctx, s, rs)
-	if err != nil {
-		return nil, err
-	}
-	_, ids, err := rs.List()
+	st, err := loadState(ctx, s, rs, cfg)
 	if err != nil {
 		return nil, err
 	}
 	res := &RetrainResult{Holder: h, OldRun: h.Record.Run}
-	res.Reasons = check(g, ids, h, Policy{On: AllReasons}, ths)
+	res.Reasons = st.check(h, Policy{On: AllReasons})
 	ro := runOptions(o, old, h)
-	if err := newestInputs(ctx, r, g, ids, ro.Deps); err != nil {
+	if err := newestInputs(ctx, r, st.g, st.ids, ro.Deps); err != nil {
 		return nil, err
 	}
 	ro.Parents = []objects.ID{h.Record.Run}

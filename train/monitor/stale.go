@@ -50,25 +50,17 @@ func Stale(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace
 	if err != nil {
 		return nil, err
 	}
-	ths, err := LoadThresholds(cfg)
-	if err != nil {
-		return nil, err
-	}
 	hs, err := Holders(ctx, s, rs, model)
 	if err != nil {
 		return nil, err
 	}
-	g, err := lineage.LoadRefs(ctx, s, rs)
-	if err != nil {
-		return nil, err
-	}
-	_, ids, err := rs.List()
+	st, err := loadState(ctx, s, rs, cfg)
 	if err != nil {
 		return nil, err
 	}
 	rep := &StaleReport{Policy: pol.On, Checked: hs, Stale: []*StaleModel{}}
 	for _, h := range hs {
-		sm := &StaleModel{Holder: *h, Run: h.Record.Run, Reasons: check(g, ids, h, pol, ths)}
+		sm := &StaleModel{Holder: *h, Run: h.Record.Run, Reasons: st.check(h, pol)}
 		if len(sm.Reasons) > 0 {
 			rep.Stale = append(rep.Stale, sm)
 		}
@@ -77,7 +69,8 @@ func Stale(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace
 }
 
 // check returns the reasons h is stale that pol counts.
-func check(g *lineage.Graph, ids map[string]objects.ID, h *Holder, pol Policy, ths []Threshold) []Reason {
+func (st *state) check(h *Holder, pol Policy) []Reason {
+	g, ids, ths := st.g, st.ids, st.ths
 	var out []Reason
 	if pol.Counts(ReasonNewData) {
 		out = append(out, newData(g, ids, h)...)
@@ -201,4 +194,29 @@ func metricBreaches(g *lineage.Graph, h *Holder, ths []Threshold) []Reason {
 		return 0
 	})
 	return out
+}
+
+// state is what the stale checks read: the promotion thresholds, the
+// records the refs reach, and the refs.
+type state struct {
+	ths []Threshold
+	g   *lineage.Graph
+	ids map[string]objects.ID
+}
+
+// loadState reads the state the stale checks need, once per command.
+func loadState(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace.Config) (*state, error) {
+	ths, err := LoadThresholds(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g, err := lineage.LoadRefs(ctx, s, rs)
+	if err != nil {
+		return nil, err
+	}
+	_, ids, err := rs.List()
+	if err != nil {
+		return nil, err
+	}
+	return &state{ths: ths, g: g, ids: ids}, nil
 }
