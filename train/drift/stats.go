@@ -257,17 +257,7 @@ func BinShares(ref, cur []float64) (r, c []float64) {
 // CategoryShares are the shares of each value in ref and cur, over the
 // values of both in byte order.
 func CategoryShares(ref, cur map[string]int64) (keys []string, r, c []float64) {
-	seen := map[string]bool{}
-	for k := range ref {
-		seen[k] = true
-	}
-	for k := range cur {
-		seen[k] = true
-	}
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys, r, c = categoryCounts(ref, cur)
 	var nr, nc int64
 	for _, v := range ref {
 		nr += v
@@ -275,12 +265,7 @@ func CategoryShares(ref, cur map[string]int64) (keys []string, r, c []float64) {
 	for _, v := range cur {
 		nc += v
 	}
-	r, c = make([]float64, len(keys)), make([]float64, len(keys))
-	for i, k := range keys {
-		r[i] = float64(ref[k]) / float64(nr)
-		c[i] = float64(cur[k]) / float64(nc)
-	}
-	return keys, r, c
+	return keys, divide(r, float64(nr)), divide(c, float64(nc))
 }
 
 func divide(x []float64, d float64) []float64 {
