@@ -95,7 +95,7 @@ func PlanRetrain(ctx context.Context, r *workspace.Repo, rs *refs.Store, cfg *wo
 	res := &RetrainResult{Holder: h, OldRun: h.Record.Run}
 	res.Reasons = st.check(h, Policy{On: AllReasons})
 	ro := runOptions(o, old, h)
-	if err := newestInputs(ctx, r, st.g, st.ids, ro.Deps); err != nil {
+	if err := newestInputs(ctx, r, st, ro.Deps); err != nil {
 		return nil, err
 	}
 	ro.Parents = []objects.ID{h.Record.Run}
@@ -157,23 +157,14 @@ func runOptions(o RetrainOptions, old *lineage.Record, h *Holder) train.RunOptio
 
 // newestInputs refuses an input whose work tree holds older data than
 // its ref names (the ref moved, the pointer file did not follow).
-func newestInputs(ctx context.Context, r *workspace.Repo, g *lineage.Graph, ids map[string]objects.ID, deps []string) error {
+func newestInputs(ctx context.Context, r *workspace.Repo, st *state, deps []string) error {
 	ins, err := train.CheckInputs(ctx, r, deps)
 	if err != nil {
 		return err
 	}
 	for _, in := range ins {
-		have, ok := g.Entry(in.Record)
-		if in.Record.IsZero() || !ok {
-			continue
-		}
-		name := have.Name
-		if name == "" {
-			name = have.Path
-		}
-		ref := lineage.RefFor(have.Type, name)
-		cur, ok := g.Entry(ids[ref])
-		if ok && cur.ID != have.ID && cur.Data != have.Data && inChain(g, cur.ID, have.ID) {
+		have, cur, ref, ok := st.newest(in.Record)
+		if ok && cur.ID != have.ID && cur.Data != have.Data && inChain(st.g, cur.ID, have.ID) {
 			return fmt.Errorf("input %s: the work tree holds version %s but %s names the newer %s; check out the commit whose pointer names it (git pull, then dv checkout %s)",
 				in.Path, have.ID.Short(), ref, cur.ID.Short(), have.Path)
 		}

@@ -70,10 +70,10 @@ func Stale(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *workspace
 
 // check returns the reasons h is stale that pol counts.
 func (st *state) check(h *Holder, pol Policy) []Reason {
-	g, ids, ths := st.g, st.ids, st.ths
+	g, ths := st.g, st.ths
 	var out []Reason
 	if pol.Counts(ReasonNewData) {
-		out = append(out, newData(g, ids, h)...)
+		out = append(out, st.newData(h)...)
 	}
 	if pol.Counts(ReasonDrift) {
 		if r := drifted(g, h); r != nil {
@@ -87,28 +87,19 @@ func (st *state) check(h *Holder, pol Policy) []Reason {
 }
 
 // newData lists the inputs of h's run whose ref now names newer data.
-func newData(g *lineage.Graph, ids map[string]objects.ID, h *Holder) []Reason {
-	run, ok := g.Entry(h.Record.Run)
+func (st *state) newData(h *Holder) []Reason {
+	run, ok := st.g.Entry(h.Record.Run)
 	if h.Record.Run.IsZero() || !ok || run.Type != lineage.TypeRun {
 		return nil
 	}
 	var out []Reason
 	for _, in := range run.Inputs {
-		old, ok := g.Entry(in.Record)
-		if in.Record.IsZero() || !ok {
-			continue
-		}
-		name := old.Name
-		if name == "" {
-			name = old.Path
-		}
-		ref := lineage.RefFor(old.Type, name)
-		cur, ok := g.Entry(ids[ref])
+		old, cur, ref, ok := st.newest(in.Record)
 		if !ok || cur.ID == in.Record || cur.Data == old.Data {
 			continue
 		}
 		what := "now names other data"
-		if inChain(g, cur.ID, in.Record) {
+		if inChain(st.g, cur.ID, in.Record) {
 			what = "has a newer version"
 		}
 		out = append(out, Reason{Kind: ReasonNewData, Record: cur.ID, Input: in.Path, Ref: ref, Old: in.Record,
@@ -219,4 +210,23 @@ func loadState(ctx context.Context, s *objects.Store, rs *refs.Store, cfg *works
 		return nil, err
 	}
 	return &state{ths: ths, g: g, ids: ids}, nil
+}
+
+// newest returns the version record v and the newest version of the same
+// name (the one its ref names), with that ref; ok is false when v is not a
+// version the refs reach or its name has no ref.
+func (st *state) newest(v objects.ID) (old, cur lineage.Entry, ref string, ok bool) {
+	if v.IsZero() {
+		return old, cur, "", false
+	}
+	if old, ok = st.g.Entry(v); !ok {
+		return old, cur, "", false
+	}
+	name := old.Name
+	if name == "" {
+		name = old.Path
+	}
+	ref = lineage.RefFor(old.Type, name)
+	cur, ok = st.g.Entry(st.ids[ref])
+	return old, cur, ref, ok
 }
