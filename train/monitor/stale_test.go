@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,11 +8,12 @@ import (
 	"github.com/dv-ml/dv/lineage"
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/workspace"
-	"github.com/dv-ml/dv/refs"
+	"github.com/dv-ml/dv/train/traintest"
 )
 
 // world is a project whose records the test writes by hand.
 type world struct {
+	*traintest.Project
 	t  *testing.T
 	r  *workspace.Repo
 	rc *lineage.Recorder
@@ -21,29 +21,11 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	root := t.TempDir()
-	if err := workspace.Init(root); err != nil {
-		t.Fatal(err)
-	}
-	r, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	rc := &lineage.Recorder{Store: r.Store, Refs: refs.Open(filepath.Join(r.Dir, "refs")),
-		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
-	return &world{t: t, r: r, rc: rc}
+	p := traintest.New(t, traintest.Options{Start: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)})
+	return &world{Project: p, t: t, r: p.Repo, rc: p.Rec}
 }
 
-func (w *world) write(rec *lineage.Record, ref string) objects.ID {
-	w.t.Helper()
-	id, err := w.rc.Write(w.t.Context(), rec, ref)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return id
-}
+func (w *world) write(rec *lineage.Record, ref string) objects.ID { return w.Write(rec, ref) }
 
 // trained writes a dataset version, a run on it and the model version it
 // made; it returns the dataset and model version ids.

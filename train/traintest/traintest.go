@@ -5,7 +5,6 @@ package traintest
 
 import (
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,7 +62,7 @@ func New(t testing.TB, o Options) *Project {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
-	rs := refs.Open(filepath.Join(r.Dir, "refs"))
+	rs := r.Refs()
 	now := time.Now
 	if !o.Start.IsZero() {
 		now = Clock(o.Start, o.Step)
