@@ -2,18 +2,21 @@ package workspace
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/dv-ml/dv/objects"
 )
@@ -32,8 +35,6 @@ type scanner struct {
 	trees map[objects.ID]*objects.Tree // every tree built, for diffs
 	racy  []racyFile
 
-	files     atomic.Int64
-	bytes     atomic.Int64
 	bytesRead atomic.Int64
 }
 
@@ -93,7 +94,7 @@ func (s *scanner) scan(ctx context.Context, rel string) (objects.TreeEntry, erro
 
 type fileJob struct {
 	rel string
-	fi  fs.FileInfo
+	st  Stat // taken before the file is read
 	e   *objects.TreeEntry
 }
 
@@ -117,50 +118,72 @@ type walker struct {
 
 // walk reads directory d, filling its entries, walking its subdirectories
 // (in other goroutines when a slot is free) and collecting the regular
-// files to read.
+// files to read. Like git, it costs one stat per file and nothing else
+// when the stat cache knows the file: names come from the open directory
+// (sorted, as trees are), each is stat'ed relative to it (fstatat: no path
+// to resolve from the root), and the cache is looked up with a key built
+// in one buffer.
 func (w *walker) walk(ctx context.Context, d *dirNode) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := w.list(d); err != nil {
+		return err
+	}
+	for _, sub := range d.subdirs {
+		if !w.g.TryGo(func() error { return w.walk(ctx, sub) }) {
+			if err := w.walk(ctx, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// list reads the entries of directory d (not below it).
+func (w *walker) list(d *dirNode) error {
 	s := w.s
 	abs := filepath.Join(s.root, filepath.FromSlash(d.rel))
-	ents, err := os.ReadDir(abs)
+	f, fd, err := openDir(abs)
 	if err != nil {
 		return err
 	}
-	for _, de := range ents {
-		name := de.Name()
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return &fs.PathError{Op: "readdirent", Path: abs, Err: err}
+	}
+	slices.Sort(names)
+	d.entries = make([]*objects.TreeEntry, 0, len(names))
+	key := append(make([]byte, 0, len(d.rel)+64), d.rel...)
+	key = append(key, '/')
+	var misses []fileJob
+	var hit int64
+	for _, name := range names {
 		if name == ".git" || name == DirName {
 			continue // never data: a nested repository or store
 		}
 		if strings.HasPrefix(name, checkoutTempPrefix) {
-			// Being written by a checkout, or left by a killed one: not
-			// data. Removed only once its writer is gone or it is stale,
-			// so a running checkout keeps its file.
-			cutoff := s.now().Add(-TempAge)
-			if tempOwnerGone(name) {
-				cutoff = s.now().Add(time.Hour)
-			}
-			removeIfStale(filepath.Join(abs, name), de, cutoff)
+			s.removeTemp(filepath.Join(abs, name))
 			continue
 		}
-		rel := d.rel + "/" + name
 		if err := objects.ValidName(name); err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
+			return fmt.Errorf("%s/%s: %w", d.rel, name, err)
 		}
+		var sys unix.Stat_t
+		if err := ignoringEINTR(func() error { return unix.Fstatat(fd, name, &sys, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+			return &fs.PathError{Op: "lstat", Path: filepath.Join(abs, name), Err: err}
+		}
+		st := statOfSys(&sys)
 		e := &objects.TreeEntry{Name: name}
-		switch t := de.Type(); {
+		switch t := fs.FileMode(st.Mode).Type(); {
 		case t.IsDir():
 			e.Type = objects.EntryDir
-			sub := &dirNode{rel: rel}
+			sub := &dirNode{rel: d.rel + "/" + name}
 			d.subIdx = append(d.subIdx, len(d.entries))
 			d.subdirs = append(d.subdirs, sub)
-			if !w.g.TryGo(func() error { return w.walk(ctx, sub) }) {
-				if err := w.walk(ctx, sub); err != nil {
-					return err
-				}
-			}
 		case t&fs.ModeSymlink != 0:
+			rel := d.rel + "/" + name
 			target, err := os.Readlink(filepath.Join(abs, name))
 			if err != nil {
 				return err
@@ -170,22 +193,68 @@ func (w *walker) walk(ctx context.Context, d *dirNode) error {
 			}
 			e.Type, e.Target = objects.EntrySymlink, target
 		case t.IsRegular():
-			fi, err := de.Info()
-			if err != nil {
-				return err
-			}
-			e.Type = objects.EntryFile
-			if !s.cached(rel, fi, e) {
-				w.mu.Lock()
-				w.files = append(w.files, fileJob{rel: rel, fi: fi, e: e})
-				w.mu.Unlock()
+			e.Type, e.Size, e.Exec = objects.EntryFile, st.Size, st.Mode&0o100 != 0
+			key = append(key[:len(d.rel)+1], name...)
+			if id, ok := s.cache.lookup(key, st); ok && s.have(id) {
+				e.ID = id
+				hit += st.Size
+			} else {
+				misses = append(misses, fileJob{rel: d.rel + "/" + name, st: st, e: e})
 			}
 		default:
-			return fmt.Errorf("%s: special file (%s) cannot be tracked", rel, t)
+			return fmt.Errorf("%s/%s: special file (%s) cannot be tracked", d.rel, name, t)
 		}
 		d.entries = append(d.entries, e)
 	}
+	if hit > 0 {
+		s.report(hit)
+	}
+	if len(misses) > 0 {
+		w.mu.Lock()
+		w.files = append(w.files, misses...)
+		w.mu.Unlock()
+	}
 	return nil
+}
+
+// openDir opens a directory for reading its names, and returns its
+// descriptor for fstatat. It opens it in blocking mode, as os.Open does
+// not, which spares registering it with the network poller (three fcntl
+// and a failing epoll_ctl).
+func openDir(abs string) (*os.File, int, error) {
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = unix.Open(abs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return nil, -1, &fs.PathError{Op: "open", Path: abs, Err: err}
+	}
+	return os.NewFile(uintptr(fd), abs), fd, nil
+}
+
+func ignoringEINTR(fn func() error) error {
+	for {
+		if err := fn(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// removeTemp removes a checkout's temporary file found by the walk: being
+// written by a checkout, or left by a killed one, it is not data. It is
+// removed only once its writer is gone or it is stale, so a running
+// checkout keeps its file.
+func (s *scanner) removeTemp(p string) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return
+	}
+	cutoff := s.now().Add(-TempAge)
+	if tempOwnerGone(filepath.Base(p)) {
+		cutoff = s.now().Add(time.Hour)
+	}
+	removeIfStale(p, fs.FileInfoToDirEntry(fi), cutoff)
 }
 
 // checkLink refuses symlinks that are absolute or lead out of the work
@@ -221,57 +290,46 @@ func (s *scanner) readFiles(ctx context.Context, jobs []fileJob) error {
 	g.SetLimit(s.jobs * 2)
 	for i := range jobs {
 		j := jobs[i]
-		g.Go(func() error { return s.read(gctx, j.rel, j.fi, j.e) })
+		g.Go(func() error { return s.read(gctx, j.rel, j.st, j.e) })
 	}
 	return g.Wait()
 }
 
-// cached fills e's size and exec bit for the regular file rel, and its
-// content id when the stat cache vouches for it (then it reports true).
-func (s *scanner) cached(rel string, fi fs.FileInfo, e *objects.TreeEntry) bool {
-	e.Size = fi.Size()
-	e.Exec = fi.Mode()&0o100 != 0
-	s.files.Add(1)
-	s.bytes.Add(fi.Size())
-	if id, ok := s.cache.Lookup(rel, StatOf(fi)); ok && s.have(id) {
-		e.ID = id
-		s.report(fi.Size())
-		return true
-	}
-	return false
-}
-
 // file fills e (size, exec bit, content id) for the regular file rel.
 func (s *scanner) file(ctx context.Context, rel string, fi fs.FileInfo, e *objects.TreeEntry) error {
-	if s.cached(rel, fi, e) {
+	st := StatOf(fi)
+	e.Size, e.Exec = st.Size, st.Mode&0o100 != 0
+	if id, ok := s.cache.Lookup(rel, st); ok && s.have(id) {
+		e.ID = id
+		s.report(st.Size)
 		return nil
 	}
-	return s.read(ctx, rel, fi, e)
+	return s.read(ctx, rel, st, e)
 }
 
-// read hashes (and stores) the file's content.
-func (s *scanner) read(ctx context.Context, rel string, fi fs.FileInfo, e *objects.TreeEntry) error {
-	st := StatOf(fi)
+// read hashes (and stores) the file's content; st is its stat, taken
+// before.
+func (s *scanner) read(ctx context.Context, rel string, st Stat, e *objects.TreeEntry) error {
 	f, err := os.Open(filepath.Join(s.root, filepath.FromSlash(rel)))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	jobs := 1
-	if fi.Size() > 4*objects.ChunkMax {
+	if st.Size > 4*objects.ChunkMax {
 		jobs = s.jobs
 	}
 	// Large files are chunked in segments in parallel (objects.PutFileAt);
 	// the chunks are the serial chunker's.
-	id, n, err := objects.PutFileAt(ctx, s.put, f, fi.Size(), jobs, func(n int64) {
+	id, n, err := objects.PutFileAt(ctx, s.put, f, st.Size, jobs, func(n int64) {
 		s.bytesRead.Add(n)
 		s.report(n)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
-	if n != fi.Size() {
-		return fmt.Errorf("%s: changed while being read (%d bytes, expected %d)", rel, n, fi.Size())
+	if n != st.Size {
+		return fmt.Errorf("%s: changed while being read (%d bytes, expected %d)", rel, n, st.Size)
 	}
 	e.ID = id
 	if !s.cache.Record(rel, st, id) {
@@ -319,12 +377,8 @@ func (s *scanner) buildTree(ctx context.Context, d *dirNode) (objects.TreeEntry,
 			files++
 		}
 	}
-	sort.Slice(t.Entries, func(i, j int) bool { return t.Entries[i].Name < t.Entries[j].Name })
-	b, err := t.Encode()
-	if err != nil {
-		return objects.TreeEntry{}, fmt.Errorf("%s: %w", d.rel, err)
-	}
-	id, err := s.put.Put(ctx, objects.TypeTree, b)
+	slices.SortFunc(t.Entries, func(a, b objects.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
+	id, err := s.treeID(ctx, d.rel, t)
 	if err != nil {
 		return objects.TreeEntry{}, err
 	}
@@ -332,6 +386,57 @@ func (s *scanner) buildTree(ctx context.Context, d *dirNode) (objects.TreeEntry,
 	s.trees[id] = t
 	s.mu.Unlock()
 	return objects.TreeEntry{Type: objects.EntryDir, Size: size, Files: files, ID: id}, nil
+}
+
+// treeID stores tree t of the directory rel and returns its id. The stat
+// cache remembers the id under the digest of the entries, so that an
+// unchanged directory is neither encoded nor stored again (when storing,
+// only while the store still holds it).
+func (s *scanner) treeID(ctx context.Context, rel string, t *objects.Tree) (objects.ID, error) {
+	t.Version = objects.TreeVersion
+	digest := treeDigest(t.Entries)
+	if id, ok := s.cache.lookupTree(rel, digest); ok && s.have(id) {
+		return id, nil
+	}
+	b, err := t.Encode()
+	if err != nil {
+		return objects.ID{}, fmt.Errorf("%s: %w", rel, err)
+	}
+	id, err := s.put.Put(ctx, objects.TypeTree, b)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	s.cache.recordTree(rel, digest, id)
+	return id, nil
+}
+
+// treeDigest is the BLAKE3 of the tree format version and of a directory's
+// entries, sorted by name, each field of objects.TreeEntry written in a
+// binary form with lengths before strings: equal digests are equal trees,
+// whose encodings (and ids) are equal.
+func treeDigest(entries []objects.TreeEntry) [32]byte {
+	le := binary.LittleEndian
+	b := make([]byte, 0, 32+len(entries)*(64+objects.IDSize))
+	b = append(b, "dv tree digest 1\x00"...)
+	b = le.AppendUint64(b, objects.TreeVersion)
+	b = le.AppendUint64(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = le.AppendUint32(b, uint32(len(e.Name)))
+		b = append(b, e.Name...)
+		b = le.AppendUint32(b, uint32(len(e.Type)))
+		b = append(b, e.Type...)
+		exec := byte(0)
+		if e.Exec {
+			exec = 1
+		}
+		b = append(b, exec)
+		b = le.AppendUint64(b, uint64(e.Size))
+		b = le.AppendUint64(b, uint64(e.Files))
+		b = append(b, e.ID[:]...)
+		b = le.AppendUint32(b, uint32(len(e.Target)))
+		b = append(b, e.Target...)
+	}
+	return blake3.Sum256(b)
 }
 
 // settle records the files that were too recent to cache when read, if

@@ -1,10 +1,14 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,9 +25,18 @@ func tstCacheEntries() map[string]cacheEntry {
 	}
 }
 
+// tstCacheWithTree adds a directory's entry (its tree id under the digest
+// of its entries) to tstCacheEntries.
+func tstCacheWithTree() map[string]cacheEntry {
+	m := tstCacheEntries()
+	es := []objects.TreeEntry{{Name: "a.csv", Type: objects.EntryFile, Size: 10, ID: m["data/a.csv"].id}}
+	m["data"] = cacheEntry{st: treeStat(treeDigest(es)), id: objects.Hash(objects.TypeTree, []byte("t"))}
+	return m
+}
+
 func TestStatCacheEncodeDecode(t *testing.T) {
 	t.Parallel()
-	for _, m := range []map[string]cacheEntry{{}, tstCacheEntries()} {
+	for _, m := range []map[string]cacheEntry{{}, tstCacheEntries(), tstCacheWithTree()} {
 		b := encodeStatCache(m)
 		got, err := decodeStatCache(b)
 		if err != nil {
@@ -32,6 +45,28 @@ func TestStatCacheEncodeDecode(t *testing.T) {
 		if !reflect.DeepEqual(got, m) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, m)
 		}
+	}
+}
+
+// TestStatCacheEncodingIsSorted: entries are written sorted by path, so a
+// cache's bytes depend on its entries alone.
+func TestStatCacheEncodingIsSorted(t *testing.T) {
+	t.Parallel()
+	m := tstCacheWithTree()
+	b := encodeStatCache(m)
+	for range 5 {
+		if !bytes.Equal(encodeStatCache(maps.Clone(m)), b) {
+			t.Fatal("two encodings of one cache differ")
+		}
+	}
+	var paths []string
+	for rest := b[len(statHeader) : len(b)-32]; len(rest) > 0; {
+		n := binary.LittleEndian.Uint32(rest)
+		paths = append(paths, string(rest[4:4+n]))
+		rest = rest[4+int(n)+statEntryFixed:]
+	}
+	if len(paths) != len(m) || !slices.IsSorted(paths) {
+		t.Fatalf("paths in the file: %q", paths)
 	}
 }
 
@@ -62,10 +97,10 @@ func TestLoadStatCacheDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := LoadStatCache(path, time.Now)
-	if len(c.m) != 0 {
-		t.Fatalf("damaged cache loaded %d entries", len(c.m))
+	if len(c.entries()) != 0 {
+		t.Fatalf("damaged cache loaded %d entries", len(c.entries()))
 	}
-	if c2 := LoadStatCache(filepath.Join(dir, "missing"), time.Now); len(c2.m) != 0 {
+	if c2 := LoadStatCache(filepath.Join(dir, "missing"), time.Now); len(c2.entries()) != 0 {
 		t.Fatal("missing cache is not empty")
 	}
 }
@@ -167,8 +202,8 @@ func TestStatCacheSaveLoadForget(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2 := LoadStatCache(path, clock)
-	if len(c2.m) != 2 {
-		t.Fatalf("reloaded %d entries, want 2", len(c2.m))
+	if len(c2.entries()) != 2 {
+		t.Fatalf("reloaded %d entries, want 2", len(c2.entries()))
 	}
 	if got, ok := c2.Lookup("d/z", Stat{Size: 2, Mtime: old}); !ok || got != ids["d/z"] {
 		t.Fatal("entry lost across Save/Load")
@@ -210,6 +245,7 @@ func FuzzDecodeStatCache(f *testing.F) {
 	full := encodeStatCache(tstCacheEntries())
 	f.Add(full)
 	f.Add(full[:len(full)-32])
+	f.Add(encodeStatCache(tstCacheWithTree()))
 	f.Add([]byte(statHeader))
 	f.Add([]byte(statHeader + "\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
