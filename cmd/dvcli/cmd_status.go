@@ -30,7 +30,7 @@ func cmdStatus(e *env) *cli.Command {
 				return statusStale(ctx, e, staleArgs{argsOrRemote: cmd.Args().Len() > 0 || cmd.IsSet("remote"),
 					notify: cmd.StringSlice("notify"), exitCode: cmd.Bool("exit-code")})
 			}
-			r, rels, err := openWithPaths(cmd.Args().Slice())
+			r, rels, err := openForStatus(cmd.Args().Slice())
 			if err != nil {
 				return err
 			}
@@ -47,6 +47,9 @@ func cmdStatus(e *env) *cli.Command {
 			}
 			var remoteSt []remoteStatus
 			if cmd.IsSet("remote") {
+				if _, err := r.OpenStore(); err != nil {
+					return err
+				}
 				if remoteSt, err = statusRemote(ctx, r, cmd.String("remote"), sts); err != nil {
 					return err
 				}
@@ -88,6 +91,22 @@ func cmdStatus(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// openForStatus opens the project without reading its store's index,
+// which Status needs only when the stat cache cannot say whether the
+// store holds the data, and converts the arguments to work-tree paths.
+func openForStatus(args []string) (*workspace.Repo, []string, error) {
+	root, err := workspace.Find(".")
+	if err != nil {
+		return nil, nil, err
+	}
+	r := workspace.OpenLazy(root)
+	rels, err := relPaths(r, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, rels, nil
 }
 
 type remoteStatus struct {

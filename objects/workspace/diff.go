@@ -70,7 +70,11 @@ func (d *differ) tree(ctx context.Context, s *Snapshot, id objects.ID) (*objects
 
 // LoadTree reads a tree from the store.
 func (r *Repo) LoadTree(ctx context.Context, id objects.ID) (*objects.Tree, error) {
-	b, err := r.Store.LoadType(ctx, id, objects.TypeTree)
+	st, err := r.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	b, err := st.LoadType(ctx, id, objects.TypeTree)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dv-ml/dv/objects"
@@ -30,6 +31,8 @@ type Repo struct {
 	Now    func() time.Time
 	Jobs   int           // parallelism; 0 means the number of CPUs
 	OnData func(n int64) // progress callback: bytes processed, may be nil
+
+	storeMu sync.Mutex // OpenStore
 }
 
 // Init creates .dv (store, .gitignore) in root. It is idempotent.
@@ -99,18 +102,44 @@ func finishInit(root string) error {
 
 // Open opens the project whose root is root.
 func Open(root string) (*Repo, error) {
-	dir := filepath.Join(root, DirName)
-	st, err := objects.Open(dir)
-	if err != nil {
+	r := OpenLazy(root)
+	if _, err := r.OpenStore(); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// OpenLazy opens the project whose root is root but not its store:
+// r.Store is nil until OpenStore. It is for commands that may not need the
+// store (Status asks it only when the stat cache cannot answer): opening
+// reads the whole object index.
+func OpenLazy(root string) *Repo {
+	dir := filepath.Join(root, DirName)
 	now := time.Now
-	return &Repo{Root: root, Dir: dir, Store: st, Now: now,
-		Cache: LoadStatCache(filepath.Join(dir, "statcache"), now)}, nil
+	return &Repo{Root: root, Dir: dir, Now: now, Cache: LoadStatCache(filepath.Join(dir, "statcache"), now)}
+}
+
+// OpenStore opens the store (once) and returns it; r.Store is then set.
+func (r *Repo) OpenStore() (*objects.Store, error) {
+	r.storeMu.Lock()
+	defer r.storeMu.Unlock()
+	if r.Store == nil {
+		st, err := objects.Open(r.Dir)
+		if err != nil {
+			return nil, err
+		}
+		r.Store = st
+	}
+	return r.Store, nil
 }
 
 // Close releases the store's files.
-func (r *Repo) Close() error { return r.Store.Close() }
+func (r *Repo) Close() error {
+	if r.Store == nil {
+		return nil
+	}
+	return r.Store.Close()
+}
 
 func (r *Repo) jobs() int {
 	if r.Jobs > 0 {

@@ -159,6 +159,7 @@ func (w *walker) list(d *dirNode) error {
 	key = append(key, '/')
 	var misses []fileJob
 	var hit int64
+	cur := s.cache.cursor()
 	for _, name := range names {
 		if name == ".git" || name == DirName {
 			continue // never data: a nested repository or store
@@ -195,7 +196,7 @@ func (w *walker) list(d *dirNode) error {
 		case t.IsRegular():
 			e.Type, e.Size, e.Exec = objects.EntryFile, st.Size, st.Mode&0o100 != 0
 			key = append(key[:len(d.rel)+1], name...)
-			if id, ok := s.cache.lookup(key, st); ok && s.have(id) {
+			if id, ok := cur.lookup(key, st); ok && s.have(id) {
 				e.ID = id
 				hit += st.Size
 			} else {

@@ -1,18 +1,14 @@
 package workspace
 
 import (
+	"bytes"
 	"encoding/binary"
-	"errors"
 	"io/fs"
-	"maps"
-	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
 
 	"github.com/dv-ml/dv/objects"
@@ -101,13 +97,13 @@ type cacheEntry struct {
 // into the file as it is on disk, under a lock, so that concurrent adds of
 // different paths keep each other's entries.
 //
-// The entries loaded (or last saved) are never modified, so lookups read
-// them without a lock; this process's changes sit beside them until Save.
+// The file loaded (or last saved) is never modified, so lookups read it
+// without a lock; this process's changes sit beside it until Save.
 type StatCache struct {
 	path     string
 	now      func() time.Time
-	base     atomic.Pointer[map[string]cacheEntry] // as loaded or saved; read-only
-	nchanged atomic.Int64                          // len(changed)
+	base     atomic.Pointer[cacheFile] // as loaded or saved; read-only
+	nchanged atomic.Int64              // len(changed)
 	mu       sync.Mutex
 	changed  map[string]cacheChange // since the last load or save
 }
@@ -131,39 +127,30 @@ func racyMargin(mtime int64) time.Duration {
 // empty cache (it only costs re-reading files).
 func LoadStatCache(path string, now func() time.Time) *StatCache {
 	c := &StatCache{path: path, now: now, changed: map[string]cacheChange{}}
-	m := readStatCache(path)
-	c.base.Store(&m)
+	c.base.Store(readStatCache(path))
 	return c
-}
-
-// readStatCache reads the cache file; missing or damaged, it is empty.
-func readStatCache(path string) map[string]cacheEntry {
-	if b, err := os.ReadFile(path); err == nil {
-		if m, err := decodeStatCache(b); err == nil {
-			return m
-		}
-	}
-	return map[string]cacheEntry{}
 }
 
 // Lookup returns the id cached for path if st matches.
 func (c *StatCache) Lookup(path string, st Stat) (objects.ID, bool) {
-	if c.nchanged.Load() > 0 {
-		c.mu.Lock()
-		ch, ok := c.changed[path]
-		c.mu.Unlock()
-		if ok {
-			return ch.match(st)
-		}
-	}
-	e, ok := (*c.base.Load())[path]
-	return cacheChange{e: e, gone: !ok}.match(st)
+	cur := c.cursor()
+	return cur.lookup([]byte(path), st)
 }
 
-// lookup is Lookup with the path in a buffer the caller reuses (the map
-// lookups do not copy it).
-func (c *StatCache) lookup(path []byte, st Stat) (objects.ID, bool) {
-	if c.nchanged.Load() > 0 {
+// cacheCursor looks up paths in increasing order (the sorted names of one
+// directory), each search starting where the previous one ended.
+type cacheCursor struct {
+	c   *StatCache
+	f   *cacheFile
+	pos int
+}
+
+func (c *StatCache) cursor() cacheCursor { return cacheCursor{c: c, f: c.base.Load()} }
+
+// lookup returns the id cached for path if st matches. The path's bytes
+// are not kept: the caller may reuse the buffer.
+func (cur *cacheCursor) lookup(path []byte, st Stat) (objects.ID, bool) {
+	if c := cur.c; c.nchanged.Load() > 0 {
 		c.mu.Lock()
 		ch, ok := c.changed[string(path)]
 		c.mu.Unlock()
@@ -171,7 +158,7 @@ func (c *StatCache) lookup(path []byte, st Stat) (objects.ID, bool) {
 			return ch.match(st)
 		}
 	}
-	e, ok := (*c.base.Load())[string(path)]
+	e, ok := cur.f.find(&cur.pos, path)
 	return cacheChange{e: e, gone: !ok}.match(st)
 }
 
@@ -202,7 +189,7 @@ func (c *StatCache) set(path string, e cacheEntry) {
 		if !ch.gone && ch.e == e {
 			return
 		}
-	} else if old, ok := (*c.base.Load())[path]; ok && old == e {
+	} else if old, ok := c.base.Load().find(new(int), []byte(path)); ok && old == e {
 		return
 	}
 	c.changed[path] = cacheChange{e: e}
@@ -214,7 +201,7 @@ func (c *StatCache) Forget(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, changed := c.changed[path]
-	_, saved := (*c.base.Load())[path]
+	_, saved := c.base.Load().find(new(int), []byte(path))
 	if changed && !ch.gone || !changed && saved {
 		c.changed[path] = cacheChange{gone: true}
 		c.nchanged.Store(int64(len(c.changed)))
@@ -244,13 +231,53 @@ func (c *StatCache) recordTree(rel string, digest [32]byte, id objects.ID) {
 	c.set(rel, cacheEntry{st: treeStat(digest), id: id})
 }
 
+// storedPrefix starts the cache's paths for objects known to be in the
+// store; no work-tree path starts with .dv/.
+const storedPrefix = DirName + "/stored/"
+
+// storedStat is the Stat under which the cache remembers that the store's
+// index held an object: Mode is fs.ModeIrregular (no file's stat is) and
+// the other fields hold the digest of the index files' names and stats
+// (indexState), so that the entry holds only while they are unchanged.
+func storedStat(state [32]byte) Stat {
+	st := treeStat(state)
+	st.Mode = uint64(fs.ModeIrregular)
+	return st
+}
+
+// lookupStored reports whether the cache knows that the store, whose
+// index files have state, holds id.
+func (c *StatCache) lookupStored(id objects.ID, state [32]byte) bool {
+	_, ok := c.Lookup(storedPrefix+id.String(), storedStat(state))
+	return ok
+}
+
+// recordStored remembers that the store, whose index files have state,
+// holds the ids, and forgets what it knew of other states (which no
+// lookup can match any more).
+func (c *StatCache) recordStored(ids []objects.ID, state [32]byte) {
+	st := storedStat(state)
+	keep := map[string]bool{}
+	for _, id := range ids {
+		keep[storedPrefix+id.String()] = true
+		c.set(storedPrefix+id.String(), cacheEntry{st: st, id: id})
+	}
+	f := c.base.Load()
+	for i := f.seek(0, []byte(storedPrefix)); i < f.len() && bytes.HasPrefix(f.path(i), []byte(storedPrefix)); i++ {
+		if p := string(f.path(i)); !keep[p] {
+			c.Forget(p)
+		}
+	}
+}
+
 // Save writes this process's changes, if any, into the cache file: under
 // the file's lock it reads the file again, applies the changes and
-// replaces it, so entries other processes saved meanwhile are kept.
+// replaces it, so entries other processes saved meanwhile are kept. A file
+// loaded unsorted (written by an older dv) is rewritten sorted.
 func (c *StatCache) Save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.changed) == 0 {
+	if len(c.changed) == 0 && c.base.Load().sorted {
 		return nil
 	}
 	unlock, err := lockFile(c.path + ".lock")
@@ -258,18 +285,11 @@ func (c *StatCache) Save() error {
 		return err
 	}
 	defer unlock()
-	m := readStatCache(c.path)
-	for p, ch := range c.changed {
-		if ch.gone {
-			delete(m, p)
-		} else {
-			m[p] = ch.e
-		}
-	}
-	if err := objects.WriteFileAtomic(c.path, encodeStatCache(m), 0o644); err != nil {
+	b, f := mergeStatCache(readStatCache(c.path), c.changed)
+	if err := objects.WriteFileAtomic(c.path, b, 0o644); err != nil {
 		return err
 	}
-	c.base.Store(&m)
+	c.base.Store(f)
 	c.changed = map[string]cacheChange{}
 	c.nchanged.Store(0)
 	return nil
@@ -279,7 +299,7 @@ func (c *StatCache) Save() error {
 func (c *StatCache) entries() map[string]cacheEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := maps.Clone(*c.base.Load())
+	m := c.base.Load().entries()
 	for p, ch := range c.changed {
 		if ch.gone {
 			delete(m, p)
@@ -288,62 +308,4 @@ func (c *StatCache) entries() map[string]cacheEntry {
 		}
 	}
 	return m
-}
-
-func encodeStatCache(m map[string]cacheEntry) []byte {
-	b := make([]byte, 0, len(statHeader)+len(m)*100+32)
-	b = append(b, statHeader...)
-	for _, p := range slices.Sorted(maps.Keys(m)) {
-		e := m[p]
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(p)))
-		b = append(b, p...)
-		for _, v := range []uint64{uint64(e.st.Size), uint64(e.st.Mtime), uint64(e.st.Ctime), e.st.Ino, e.st.Mode} {
-			b = binary.LittleEndian.AppendUint64(b, v)
-		}
-		b = append(b, e.id[:]...)
-	}
-	sum := blake3.Sum256(b)
-	return append(b, sum[:]...)
-}
-
-const statEntryFixed = 5*8 + objects.IDSize
-
-// decodeStatCache parses a cache file. The paths are substrings of one
-// copy of the file and the map is sized in a first pass: a cache of
-// 100,000 files loads with a handful of allocations.
-func decodeStatCache(b []byte) (map[string]cacheEntry, error) {
-	if len(b) < len(statHeader)+32 || string(b[:len(statHeader)]) != statHeader {
-		return nil, errors.New("stat cache: bad header")
-	}
-	body, sum := b[:len(b)-32], b[len(b)-32:]
-	if blake3.Sum256(body) != [32]byte(sum) {
-		return nil, errors.New("stat cache: checksum mismatch")
-	}
-	b = body[len(statHeader):]
-	n := 0
-	for rest := b; len(rest) > 0; n++ {
-		if len(rest) < 4 {
-			return nil, errors.New("stat cache: truncated")
-		}
-		l := binary.LittleEndian.Uint32(rest)
-		if uint64(l)+statEntryFixed > uint64(len(rest)-4) {
-			return nil, errors.New("stat cache: truncated entry")
-		}
-		rest = rest[4+uint64(l)+statEntryFixed:]
-	}
-	all := string(b)
-	m := make(map[string]cacheEntry, n)
-	le := binary.LittleEndian
-	for off := 0; off < len(all); {
-		l := int(le.Uint32(b[off:]))
-		p := all[off+4 : off+4+l]
-		v := b[off+4+l:]
-		m[p] = cacheEntry{
-			st: Stat{Size: int64(le.Uint64(v)), Mtime: int64(le.Uint64(v[8:])), Ctime: int64(le.Uint64(v[16:])),
-				Ino: le.Uint64(v[24:]), Mode: le.Uint64(v[32:])},
-			id: objects.ID(v[40 : 40+objects.IDSize]),
-		}
-		off += 4 + l + statEntryFixed
-	}
-	return m, nil
 }

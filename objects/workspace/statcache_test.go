@@ -38,11 +38,11 @@ func TestStatCacheEncodeDecode(t *testing.T) {
 	t.Parallel()
 	for _, m := range []map[string]cacheEntry{{}, tstCacheEntries(), tstCacheWithTree()} {
 		b := encodeStatCache(m)
-		got, err := decodeStatCache(b)
+		f, err := decodeStatCache(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, m) {
+		if got := f.entries(); !reflect.DeepEqual(got, m) || !f.sorted {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, m)
 		}
 	}
@@ -259,16 +259,121 @@ func FuzzDecodeStatCache(f *testing.F) {
 
 func tstFuzzStatCache(t *testing.T, b []byte) {
 	t.Helper()
-	m, err := decodeStatCache(b)
+	f, err := decodeStatCache(b)
 	if err != nil {
 		return
 	}
-	back, err := decodeStatCache(encodeStatCache(m))
+	m := f.entries()
+	if len(m) != f.len() {
+		t.Fatalf("%d entries, %d paths", f.len(), len(m))
+	}
+	for i := range f.len() {
+		if e, ok := f.find(new(int), f.path(i)); !ok || e != m[string(f.path(i))] {
+			t.Fatalf("entry %d (%q) not found", i, f.path(i))
+		}
+	}
+	enc := encodeStatCache(m)
+	back, err := decodeStatCache(enc)
 	if err != nil {
 		t.Fatalf("re-encoded cache does not decode: %v", err)
 	}
-	if !reflect.DeepEqual(back, m) {
+	if !reflect.DeepEqual(back.entries(), m) || !back.sorted {
 		t.Fatal("round trip changed the cache")
+	}
+	if f.sorted && !bytes.Equal(enc, b) {
+		t.Fatal("a sorted cache re-encodes to other bytes")
+	}
+}
+
+// tstUnsortedCache encodes m's entries in the order of paths, as dv
+// before version 1's files were sorted wrote them (in map order).
+func tstUnsortedCache(m map[string]cacheEntry, paths []string) []byte {
+	b := []byte(statHeader)
+	for _, p := range paths {
+		e := m[p]
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(p)))
+		b = append(b, p...)
+		for _, v := range []uint64{uint64(e.st.Size), uint64(e.st.Mtime), uint64(e.st.Ctime), e.st.Ino, e.st.Mode} {
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+		b = append(b, e.id[:]...)
+	}
+	sum := blake3.Sum256(b)
+	return append(b, sum[:]...)
+}
+
+// TestStatCacheReadsUnsorted: a file in no order (older dv) loads with
+// every entry, and the next Save rewrites it sorted even without changes;
+// a path listed twice makes the file damaged.
+func TestStatCacheReadsUnsorted(t *testing.T) {
+	t.Parallel()
+	m := tstCacheWithTree()
+	paths := slices.Sorted(maps.Keys(m))
+	slices.Reverse(paths)
+	path := filepath.Join(t.TempDir(), "statcache")
+	if err := os.WriteFile(path, tstUnsortedCache(m, paths), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := LoadStatCache(path, time.Now)
+	if got := c.entries(); !reflect.DeepEqual(got, m) {
+		t.Fatalf("unsorted file loaded %v", got)
+	}
+	for p, e := range m {
+		if id, ok := c.Lookup(p, e.st); !ok || id != e.id {
+			t.Errorf("%q: not found in the unsorted file", p)
+		}
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, encodeStatCache(m)) {
+		t.Fatal("Save did not rewrite the unsorted file sorted")
+	}
+	dup := tstUnsortedCache(m, append(paths, paths[1]))
+	if _, err := decodeStatCache(dup); err == nil {
+		t.Fatal("a path listed twice was accepted")
+	}
+}
+
+// TestCacheCursor: looking up a directory's names in order finds each
+// entry, not the neighbours' (a prefix, a longer name, a path below).
+func TestCacheCursor(t *testing.T) {
+	t.Parallel()
+	id := objects.Hash(objects.TypeBlob, []byte("x"))
+	st := func(n int64) Stat { return Stat{Size: n, Mtime: 1e9 + n, Mode: 0o644} }
+	m := map[string]cacheEntry{}
+	for i, p := range []string{"a", "a/b", "a/b/c", "a/b0", "a/bb", "a/c", "a0", "b/b"} {
+		m[p] = cacheEntry{st: st(int64(i)), id: id}
+	}
+	path := filepath.Join(t.TempDir(), "statcache")
+	if err := os.WriteFile(path, encodeStatCache(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := LoadStatCache(path, time.Now)
+	cur := c.cursor()
+	for _, name := range []string{"a", "b", "b0", "ba", "bb", "c", "d"} {
+		p := "a/" + name
+		e, want := m[p]
+		_, hit := cur.lookup([]byte(p), e.st)
+		if hit != want {
+			t.Errorf("%s: hit %v, want %v", p, hit, want)
+		}
+	}
+	// A change of this process is seen through a cursor too.
+	old := time.Now().Add(-time.Hour).UnixNano()
+	if !c.Record("a/b", Stat{Size: 9, Mtime: old}, id) {
+		t.Fatal("Record refused")
+	}
+	cur = c.cursor()
+	if _, hit := cur.lookup([]byte("a/b"), m["a/b"].st); hit {
+		t.Error("the stale entry hit after Record")
+	}
+	if _, hit := cur.lookup([]byte("a/b"), Stat{Size: 9, Mtime: old}); !hit {
+		t.Error("the recorded entry missed")
 	}
 }
 

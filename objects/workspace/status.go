@@ -2,12 +2,17 @@ package workspace
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
 
 	"github.com/dv-ml/dv/objects"
 	"github.com/dv-ml/dv/objects/pointer"
@@ -104,10 +109,14 @@ func (r *Repo) Status(ctx context.Context, paths []string) ([]PathStatus, int64,
 	if err != nil {
 		return nil, 0, err
 	}
+	inStore, err := r.inStore(ptrs)
+	if err != nil {
+		return nil, 0, err
+	}
 	out := make([]PathStatus, 0, len(rels))
 	for _, rel := range rels {
 		p := ptrs[rel]
-		st := PathStatus{Path: rel, State: StateClean, InCache: r.Store.Has(p.OID)}
+		st := PathStatus{Path: rel, State: StateClean, InCache: inStore[p.OID]}
 		e, ok := work.Entries[rel]
 		switch {
 		case !ok:
@@ -118,6 +127,72 @@ func (r *Repo) Status(ctx context.Context, paths []string) ([]PathStatus, int64,
 		out = append(out, st)
 	}
 	return out, read, nil
+}
+
+// inStore says which of the pointers' ids the store holds. The stat cache
+// answers while the index files are those it saw holding them (opening
+// the store reads the whole index); otherwise the store is opened and
+// what it holds remembered, if its index did not change meanwhile.
+func (r *Repo) inStore(ptrs map[string]*pointer.Pointer) (map[objects.ID]bool, error) {
+	out := map[objects.ID]bool{}
+	state, err := indexState(filepath.Join(r.Dir, objects.IndexDir))
+	if err == nil {
+		all := true
+		for _, p := range ptrs {
+			out[p.OID] = r.Cache.lookupStored(p.OID, state)
+			all = all && out[p.OID]
+		}
+		if all {
+			return out, nil
+		}
+	}
+	st, err := r.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	var held []objects.ID
+	for _, p := range ptrs {
+		if out[p.OID] = st.Has(p.OID); out[p.OID] {
+			held = append(held, p.OID)
+		}
+	}
+	if after, err2 := indexState(filepath.Join(r.Dir, objects.IndexDir)); err == nil && err2 == nil && after == state {
+		r.Cache.recordStored(held, state)
+		return out, r.Cache.Save()
+	}
+	return out, nil
+}
+
+// indexState is the digest of the names and stats of the store's index
+// files (what opening the store reads): index files are named by their
+// content, so while it is the same the store holds the same objects.
+func indexState(dir string) ([32]byte, error) {
+	f, fd, err := openDir(dir)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	slices.Sort(names)
+	b := []byte("dv index state 1\x00")
+	for _, name := range names {
+		if len(name) != 2*objects.IDSize {
+			continue // a temporary file: not read by Open
+		}
+		var sys unix.Stat_t
+		if err := unix.Fstatat(fd, name, &sys, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return [32]byte{}, err
+		}
+		st := statOfSys(&sys)
+		b = append(b, name...)
+		for _, v := range [...]uint64{uint64(st.Size), uint64(st.Mtime), uint64(st.Ctime), st.Ino, st.Mode} {
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+	}
+	return blake3.Sum256(b), nil
 }
 
 func sameEntry(a, b objects.TreeEntry) bool {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -259,5 +260,87 @@ func tstAge(t *testing.T, root, rel string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatusInCacheWithoutStore: a clean status answers whether the store
+// holds the data from the stat cache, without opening the store, while
+// the index files are unchanged; when they change (gc, a lost index file)
+// it opens the store and tells the truth.
+func TestStatusInCacheWithoutStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := tstRepo(t)
+	tstWrite(t, r.Root, "data/a.txt", []byte("a"), 0o644)
+	tstWrite(t, r.Root, "model.bin", []byte("m"), 0o644)
+	tstAge(t, r.Root, ".")
+	for _, p := range []string{"data", "model.bin"} {
+		if _, err := r.Add(ctx, p, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() (map[string]bool, bool) {
+		t.Helper()
+		lr := OpenLazy(r.Root)
+		defer lr.Close()
+		sts, _, err := lr.Status(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := map[string]bool{}
+		for _, s := range sts {
+			in[s.Path] = s.InCache
+		}
+		return in, lr.Store != nil
+	}
+	all := map[string]bool{"data": true, "model.bin": true}
+	if in, _ := status(); !reflect.DeepEqual(in, all) {
+		t.Fatalf("in cache: %v", in)
+	}
+	if in, opened := status(); !reflect.DeepEqual(in, all) || opened {
+		t.Fatalf("second status: in cache %v, store opened %v", in, opened)
+	}
+	// Lose the index files: the store holds nothing any more.
+	idx := filepath.Join(r.Dir, objects.IndexDir)
+	names, err := os.ReadDir(idx)
+	if err != nil || len(names) == 0 {
+		t.Fatal(names, err)
+	}
+	saved := t.TempDir()
+	for _, n := range names {
+		if err := os.Rename(filepath.Join(idx, n.Name()), filepath.Join(saved, n.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	none := map[string]bool{"data": false, "model.bin": false}
+	if in, opened := status(); !reflect.DeepEqual(in, none) || !opened {
+		t.Fatalf("index gone: in cache %v, store opened %v", in, opened)
+	}
+	// Back in place but rewritten (same names, new inodes): the cache
+	// cannot vouch for them, the store is read again.
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(saved, n.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(idx, n.Name()), b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if in, opened := status(); !reflect.DeepEqual(in, all) || !opened {
+		t.Fatalf("index back: in cache %v, store opened %v", in, opened)
+	}
+	if in, opened := status(); !reflect.DeepEqual(in, all) || opened {
+		t.Fatalf("index back, second status: in cache %v, store opened %v", in, opened)
+	}
+	// Only the current state's entries are kept.
+	stored := 0
+	for p := range OpenLazy(r.Root).Cache.entries() {
+		if strings.HasPrefix(p, storedPrefix) {
+			stored++
+		}
+	}
+	if stored != 2 {
+		t.Fatalf("%d stored-object entries in the cache, want 2", stored)
 	}
 }
