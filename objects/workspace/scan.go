@@ -52,8 +52,8 @@ func newScanner(r *Repo, put objects.Putter) *scanner {
 // dirNode is a directory being scanned.
 type dirNode struct {
 	rel     string
-	entries []*objects.TreeEntry
-	subdirs []*dirNode // in the same order as their entries
+	entries []objects.TreeEntry // sorted by name; never grown past its capacity
+	subdirs []*dirNode          // in the same order as their entries
 	subIdx  []int
 }
 
@@ -154,10 +154,13 @@ func (w *walker) list(d *dirNode) error {
 		return &fs.PathError{Op: "readdirent", Path: abs, Err: err}
 	}
 	slices.Sort(names)
-	d.entries = make([]*objects.TreeEntry, 0, len(names))
+	// Entries are values in one slice that never grows (pointers to them
+	// stay valid): no allocation per file, and the slice is the tree's.
+	d.entries = make([]objects.TreeEntry, 0, len(names))
 	key := append(make([]byte, 0, len(d.rel)+64), d.rel...)
 	key = append(key, '/')
 	var misses []fileJob
+	var missAt []int // misses[i] is d.entries[missAt[i]]
 	var hit int64
 	cur := s.cache.cursor()
 	for _, name := range names {
@@ -176,7 +179,7 @@ func (w *walker) list(d *dirNode) error {
 			return &fs.PathError{Op: "lstat", Path: filepath.Join(abs, name), Err: err}
 		}
 		st := statOfSys(&sys)
-		e := &objects.TreeEntry{Name: name}
+		e := objects.TreeEntry{Name: name}
 		switch t := fs.FileMode(st.Mode).Type(); {
 		case t.IsDir():
 			e.Type = objects.EntryDir
@@ -200,7 +203,8 @@ func (w *walker) list(d *dirNode) error {
 				e.ID = id
 				hit += st.Size
 			} else {
-				misses = append(misses, fileJob{rel: d.rel + "/" + name, st: st, e: e})
+				misses = append(misses, fileJob{rel: d.rel + "/" + name, st: st})
+				missAt = append(missAt, len(d.entries))
 			}
 		default:
 			return fmt.Errorf("%s/%s: special file (%s) cannot be tracked", d.rel, name, t)
@@ -211,6 +215,9 @@ func (w *walker) list(d *dirNode) error {
 		s.report(hit)
 	}
 	if len(misses) > 0 {
+		for i, k := range missAt {
+			misses[i].e = &d.entries[k]
+		}
 		w.mu.Lock()
 		w.files = append(w.files, misses...)
 		w.mu.Unlock()
@@ -364,12 +371,11 @@ func (s *scanner) buildTree(ctx context.Context, d *dirNode) (objects.TreeEntry,
 			return e, err
 		}
 		e.Name = d.entries[d.subIdx[i]].Name
-		*d.entries[d.subIdx[i]] = e
+		d.entries[d.subIdx[i]] = e
 	}
-	t := &objects.Tree{Entries: make([]objects.TreeEntry, len(d.entries))}
+	t := &objects.Tree{Entries: d.entries}
 	var size, files int64
-	for i, e := range d.entries {
-		t.Entries[i] = *e
+	for _, e := range d.entries {
 		size += e.Size
 		switch e.Type {
 		case objects.EntryDir:

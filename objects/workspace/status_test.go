@@ -240,11 +240,7 @@ func treeStatOf(t *testing.T, r *Repo, rel string) Stat {
 	if _, err := s.buildTree(context.Background(), top); err != nil {
 		t.Fatal(err)
 	}
-	es := make([]objects.TreeEntry, len(top.entries))
-	for i, e := range top.entries {
-		es[i] = *e
-	}
-	return treeStat(treeDigest(es))
+	return treeStat(treeDigest(top.entries))
 }
 
 // tstAge sets the mtime of every file below rel a minute back, past the
