@@ -2,6 +2,7 @@ package dvcli
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v3"
 
@@ -30,6 +31,10 @@ func cmdStatus(e *env) *cli.Command {
 				return statusStale(ctx, e, staleArgs{argsOrRemote: cmd.Args().Len() > 0 || cmd.IsSet("remote"),
 					notify: cmd.StringSlice("notify"), exitCode: cmd.Bool("exit-code")})
 			}
+			// A short run whose memory is mostly live (the stat cache, one
+			// entry per file): collecting at 4x the live heap instead of 2x
+			// saves most GC cycles and barely changes the peak.
+			debug.SetGCPercent(400)
 			r, rels, err := openForStatus(cmd.Args().Slice())
 			if err != nil {
 				return err
