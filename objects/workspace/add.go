@@ -74,7 +74,7 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	if strings.HasSuffix(rel, pointer.Ext) {
 		return nil, fmt.Errorf("%s: names ending in %s are pointer files", rel, pointer.Ext)
 	}
-	if err := r.checkNotInsideTracked(ctx, rel); err != nil {
+	if err := r.checkNotInsideTracked(rel); err != nil {
 		return nil, err
 	}
 	if err := r.safeParents(rel); err != nil {
@@ -88,6 +88,7 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 
 	w := r.Store.NewWriter()
 	s := newScanner(r, w)
+	s.findPointers = true // rel must not contain tracked paths: refused before any file is read
 	e, err := s.scan(ctx, rel)
 	if err != nil {
 		w.Abort()
@@ -182,19 +183,26 @@ func newPointer(ptrPath string, e objects.TreeEntry, opts AddOptions) (p, prev *
 	return p, prev
 }
 
-// checkNotInsideTracked refuses to track a path inside, or containing,
-// another tracked directory.
-func (r *Repo) checkNotInsideTracked(ctx context.Context, rel string) error {
-	inside, contains, err := r.Nesting(ctx, rel)
-	switch {
-	case err != nil:
-		return err
-	case inside != "":
+// checkNotInsideTracked refuses to track a path inside another tracked
+// directory. (A path containing tracked paths is refused by the scan,
+// which reads every directory below it anyway.)
+func (r *Repo) checkNotInsideTracked(rel string) error {
+	if inside := r.insideTracked(rel); inside != "" {
 		return fmt.Errorf("%s: inside %s, which is tracked as a whole; run dv add %s", rel, inside, inside)
-	case contains != "":
-		return fmt.Errorf("%s: contains %s, which is tracked on its own", rel, contains)
 	}
 	return nil
+}
+
+// insideTracked returns the tracked directory that rel lies in, or "".
+func (r *Repo) insideTracked(rel string) string {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], "/")
+		if fi, err := os.Stat(r.Abs(parent) + pointer.Ext); err == nil && fi.Mode().IsRegular() {
+			return parent
+		}
+	}
+	return ""
 }
 
 // Nesting says how the work-tree path rel nests with tracked data: inside
@@ -203,12 +211,8 @@ func (r *Repo) checkNotInsideTracked(ctx context.Context, rel string) error {
 // only, never at the rest of the work tree: a venv/ or node_modules/
 // beside rel costs nothing.
 func (r *Repo) Nesting(ctx context.Context, rel string) (inside, contains string, err error) {
-	parts := strings.Split(rel, "/")
-	for i := 1; i < len(parts); i++ {
-		parent := strings.Join(parts[:i], "/")
-		if fi, err := os.Stat(r.Abs(parent) + pointer.Ext); err == nil && fi.Mode().IsRegular() {
-			return parent, "", nil
-		}
+	if inside := r.insideTracked(rel); inside != "" {
+		return inside, "", nil
 	}
 	if fi, err := os.Lstat(r.Abs(rel)); err != nil || !fi.IsDir() {
 		return "", "", nil // a file contains nothing

@@ -30,6 +30,10 @@ type scanner struct {
 	onData func(n int64) // progress: bytes read or skipped
 	now    func() time.Time
 
+	w            *objects.Writer // put, when storing: cached ids must be in the store
+	trustTrees   bool            // a held tree vouches for its files (no damaged index)
+	findPointers bool            // refuse a directory holding pointer files (dv add)
+
 	mu    sync.Mutex
 	trees map[objects.ID]*objects.Tree // every tree built, for diffs
 	racy  []racyFile
@@ -44,16 +48,23 @@ type racyFile struct {
 }
 
 func newScanner(r *Repo, put objects.Putter) *scanner {
-	return &scanner{root: r.Root, put: put, cache: r.Cache, jobs: r.jobs(), onData: r.progress(),
+	s := &scanner{root: r.Root, put: put, cache: r.Cache, jobs: r.jobs(), onData: r.progress(),
 		now: r.Now, trees: map[objects.ID]*objects.Tree{}}
+	if w, ok := put.(*objects.Writer); ok {
+		s.w = w
+		s.trustTrees = r.Store != nil && len(r.Store.Damaged()) == 0
+	}
+	return s
 }
 
 // dirNode is a directory being scanned.
 type dirNode struct {
-	rel     string
-	entries []objects.TreeEntry // sorted by name; never grown past its capacity
-	subdirs []*dirNode          // in the same order as their entries
-	subIdx  []int
+	rel       string
+	entries   []objects.TreeEntry // sorted by name; never grown past its capacity
+	subdirs   []*dirNode          // in the same order as their entries
+	subIdx    []int
+	digest    [32]byte // treeDigest(entries), when digestSet
+	digestSet bool
 }
 
 // scan builds the tree entry for the work-tree path rel (file, symlink or
@@ -183,10 +194,7 @@ func (s *scanner) read(ctx context.Context, rel string, st Stat, e *objects.Tree
 // have reports whether id can be trusted from the cache: when storing, the
 // store must still hold it.
 func (s *scanner) have(id objects.ID) bool {
-	if w, ok := s.put.(*objects.Writer); ok {
-		return w.Has(id)
-	}
-	return true
+	return s.w == nil || s.w.Has(id)
 }
 
 func (s *scanner) report(n int64) {
@@ -217,7 +225,10 @@ func (s *scanner) buildTree(ctx context.Context, d *dirNode) (objects.TreeEntry,
 		}
 	}
 	slices.SortFunc(t.Entries, func(a, b objects.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
-	id, err := s.treeID(ctx, d.rel, t)
+	if !d.digestSet {
+		d.digest = treeDigest(d.entries)
+	}
+	id, err := s.treeID(ctx, d.rel, t, d.digest)
 	if err != nil {
 		return objects.TreeEntry{}, err
 	}
@@ -231,9 +242,8 @@ func (s *scanner) buildTree(ctx context.Context, d *dirNode) (objects.TreeEntry,
 // cache remembers the id under the digest of the entries, so that an
 // unchanged directory is neither encoded nor stored again (when storing,
 // only while the store still holds it).
-func (s *scanner) treeID(ctx context.Context, rel string, t *objects.Tree) (objects.ID, error) {
+func (s *scanner) treeID(ctx context.Context, rel string, t *objects.Tree, digest [32]byte) (objects.ID, error) {
 	t.Version = objects.TreeVersion
-	digest := treeDigest(t.Entries)
 	if id, ok := s.cache.lookupTree(rel, digest); ok && s.have(id) {
 		return id, nil
 	}

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -338,5 +339,68 @@ func TestStatusInCacheWithoutStore(t *testing.T) {
 	}
 	if stored != 2 {
 		t.Fatalf("%d stored-object entries in the cache, want 2", stored)
+	}
+}
+
+// TestAddStoresWhatStatusCached: status caches ids (of files and of their
+// directories' trees) that it never stored; add must not trust them and
+// stores every file, and a later add trusts the stored tree.
+func TestAddStoresWhatStatusCached(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := tstRepo(t)
+	for i := range 5 {
+		tstWrite(t, r.Root, fmt.Sprintf("data/d/f%d", i), tstRandBytes(uint64(i), 100), 0o644)
+	}
+	tstWrite(t, r.Root, "data/top.txt", []byte("top"), 0o644)
+	tstAge(t, r.Root, "data")
+	if _, _, err := r.WorkSnapshot(ctx, []string{"data"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Add(ctx, "data", AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BytesRead != 503 {
+		t.Errorf("add read %d bytes, want all 503", res.BytesRead)
+	}
+	for i := range 5 {
+		id := objects.Hash(objects.TypeBlob, tstRandBytes(uint64(i), 100))
+		if !r.Store.Has(id) {
+			t.Errorf("f%d not stored", i)
+		}
+	}
+	r2, err := Open(r.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	res2, err := r2.Add(ctx, "data", AddOptions{})
+	if err != nil || res2.BytesRead != 0 || res2.ID != res.ID || res2.NewObjects != 0 {
+		t.Fatalf("re-add: %+v, %v", res2, err)
+	}
+}
+
+// TestAddRefusesNestedBeforeReading: a directory holding a pointer file
+// is refused before any of its content is read or stored.
+func TestAddRefusesNestedBeforeReading(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := tstRepo(t)
+	tstWrite(t, r.Root, "top/b/inner.bin", []byte("inner"), 0o644)
+	if _, err := r.Add(ctx, "top/b/inner.bin", AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tstWrite(t, r.Root, "top/a/x.bin", tstRandBytes(9, 1<<20), 0o644)
+	n := r.Store.Count()
+	_, err := r.Add(ctx, "top", AddOptions{})
+	if err == nil || err.Error() != "top: contains top/b/inner.bin, which is tracked on its own" {
+		t.Fatalf("add of a directory holding a tracked file: %v", err)
+	}
+	if err := r.Store.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Store.Count() != n {
+		t.Fatalf("the refused add stored %d objects", r.Store.Count()-n)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dv-ml/dv/objects"
+	"github.com/dv-ml/dv/objects/pointer"
 )
 
 // walkAll reads the directory tree below top, directories in parallel,
@@ -23,16 +24,37 @@ func (s *scanner) walkAll(ctx context.Context, top *dirNode) ([]fileJob, error) 
 	w := &walker{s: s}
 	w.g.SetLimit(2 * s.jobs)
 	w.g.Go(func() error { return w.walk(ctx, top) })
-	err := w.g.Wait()
-	return w.files, err
+	if err := w.g.Wait(); err != nil {
+		return nil, err
+	}
+	if len(w.pointers) > 0 {
+		return nil, fmt.Errorf("%s: contains %s, which is tracked on its own", top.rel, slices.Min(w.pointers))
+	}
+	return w.files, nil
+}
+
+// treeHeld reports whether the store holds the tree that the stat cache
+// remembers for directory d's entries (all files, each with its cached
+// id): then it holds every file of d (a tree is stored after its entries,
+// and collected with them), and one lookup vouches for them all. A store
+// with a damaged index file gets no such trust.
+func (s *scanner) treeHeld(d *dirNode) bool {
+	if !s.trustTrees {
+		return false
+	}
+	d.digest = treeDigest(d.entries)
+	d.digestSet = true
+	id, ok := s.cache.lookupTree(d.rel, d.digest)
+	return ok && s.w.Has(id)
 }
 
 // walker collects the files of a parallel walk.
 type walker struct {
-	s     *scanner
-	g     errgroup.Group
-	mu    sync.Mutex
-	files []fileJob
+	s        *scanner
+	g        errgroup.Group
+	mu       sync.Mutex
+	files    []fileJob
+	pointers []string // tracked paths found (with findPointers)
 }
 
 // walk reads directory d, filling its entries, walking its subdirectories
@@ -80,7 +102,9 @@ func (w *walker) list(d *dirNode) error {
 	key = append(key, '/')
 	var misses []fileJob
 	var missAt []int // misses[i] is d.entries[missAt[i]]
-	var hit int64
+	var hitAt []int  // entries the cache vouched for, when storing
+	var hitSt []Stat // their stats
+	var ptrs []string
 	cur := s.cache.cursor()
 	for _, name := range names {
 		if name == ".git" || name == DirName {
@@ -118,9 +142,14 @@ func (w *walker) list(d *dirNode) error {
 		case t.IsRegular():
 			e.Type, e.Size, e.Exec = objects.EntryFile, st.Size, st.Mode&0o100 != 0
 			key = append(key[:len(d.rel)+1], name...)
-			if id, ok := cur.lookup(key, st); ok && s.have(id) {
+			if s.findPointers && len(name) > len(pointer.Ext) && strings.HasSuffix(name, pointer.Ext) {
+				ptrs = append(ptrs, d.rel+"/"+strings.TrimSuffix(name, pointer.Ext))
+			}
+			if id, ok := cur.lookup(key, st); ok {
 				e.ID = id
-				hit += st.Size
+				if s.w != nil {
+					hitAt, hitSt = append(hitAt, len(d.entries)), append(hitSt, st)
+				}
 			} else {
 				misses = append(misses, fileJob{rel: d.rel + "/" + name, st: st})
 				missAt = append(missAt, len(d.entries))
@@ -130,8 +159,31 @@ func (w *walker) list(d *dirNode) error {
 		}
 		d.entries = append(d.entries, e)
 	}
+	if len(hitAt) > 0 && !(len(d.subdirs) == 0 && len(misses) == 0 && s.treeHeld(d)) {
+		// Storing: each file the cache vouched for must still be in the
+		// store, or it is read (and stored) again.
+		for i, k := range hitAt {
+			if e := &d.entries[k]; !s.w.Has(e.ID) {
+				e.ID = objects.ID{}
+				d.digestSet = false
+				misses = append(misses, fileJob{rel: d.rel + "/" + e.Name, st: hitSt[i]})
+				missAt = append(missAt, k)
+			}
+		}
+	}
+	var hit int64
+	for _, e := range d.entries {
+		if e.Type == objects.EntryFile && !e.ID.IsZero() {
+			hit += e.Size
+		}
+	}
 	if hit > 0 {
 		s.report(hit)
+	}
+	if len(ptrs) > 0 {
+		w.mu.Lock()
+		w.pointers = append(w.pointers, ptrs...)
+		w.mu.Unlock()
 	}
 	if len(misses) > 0 {
 		for i, k := range missAt {
