@@ -35,15 +35,13 @@ func (s *scanner) walkAll(ctx context.Context, top *dirNode) ([]fileJob, error) 
 
 // treeHeld reports whether the store holds the tree that the stat cache
 // remembers for directory d's entries (all files, each with its cached
-// id): then it holds every file of d (a tree is stored after its entries,
+// id, digested in d.digest): then it holds every file of d (a tree is stored after its entries,
 // and collected with them), and one lookup vouches for them all. A store
 // with a damaged index file gets no such trust.
 func (s *scanner) treeHeld(d *dirNode) bool {
 	if !s.trustTrees {
 		return false
 	}
-	d.digest = treeDigest(d.entries)
-	d.digestSet = true
 	id, ok := s.cache.lookupTree(d.rel, d.digest)
 	return ok && s.w.Has(id)
 }
@@ -159,7 +157,12 @@ func (w *walker) list(d *dirNode) error {
 		}
 		d.entries = append(d.entries, e)
 	}
-	if len(hitAt) > 0 && !(len(d.subdirs) == 0 && len(misses) == 0 && s.treeHeld(d)) {
+	if len(d.subdirs) == 0 && len(misses) == 0 {
+		// The entries are final: digest them here, in parallel with the
+		// other directories, rather than in buildTree.
+		d.digest, d.digestSet = treeDigest(d.entries), true
+	}
+	if len(hitAt) > 0 && !(d.digestSet && s.treeHeld(d)) {
 		// Storing: each file the cache vouched for must still be in the
 		// store, or it is read (and stored) again.
 		for i, k := range hitAt {
