@@ -133,8 +133,16 @@ func LoadStatCache(path string, now func() time.Time) *StatCache {
 
 // Lookup returns the id cached for path if st matches.
 func (c *StatCache) Lookup(path string, st Stat) (objects.ID, bool) {
-	cur := c.cursor()
-	return cur.lookup([]byte(path), st)
+	if c.nchanged.Load() > 0 {
+		c.mu.Lock()
+		ch, ok := c.changed[path]
+		c.mu.Unlock()
+		if ok {
+			return ch.match(st)
+		}
+	}
+	e, ok := c.base.Load().get(path)
+	return cacheChange{e: e, gone: !ok}.match(st)
 }
 
 // cacheCursor looks up paths in increasing order (the sorted names of one
@@ -189,7 +197,7 @@ func (c *StatCache) set(path string, e cacheEntry) {
 		if !ch.gone && ch.e == e {
 			return
 		}
-	} else if old, ok := c.base.Load().find(new(int), []byte(path)); ok && old == e {
+	} else if old, ok := c.base.Load().get(path); ok && old == e {
 		return
 	}
 	c.changed[path] = cacheChange{e: e}
@@ -201,7 +209,7 @@ func (c *StatCache) Forget(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, changed := c.changed[path]
-	_, saved := c.base.Load().find(new(int), []byte(path))
+	_, saved := c.base.Load().get(path)
 	if changed && !ch.gone || !changed && saved {
 		c.changed[path] = cacheChange{gone: true}
 		c.nchanged.Store(int64(len(c.changed)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -271,6 +272,9 @@ func tstFuzzStatCache(t *testing.T, b []byte) {
 		if e, ok := f.find(new(int), f.path(i)); !ok || e != m[string(f.path(i))] {
 			t.Fatalf("entry %d (%q) not found", i, f.path(i))
 		}
+		if e, ok := f.get(string(f.path(i))); !ok || e != m[string(f.path(i))] {
+			t.Fatalf("entry %d (%q) not got", i, f.path(i))
+		}
 	}
 	enc := encodeStatCache(m)
 	back, err := decodeStatCache(enc)
@@ -427,6 +431,49 @@ func TestConcurrentAddsKeepState(t *testing.T) {
 		}
 		if _, ok := r3.Cache.Lookup(p, StatOf(fi)); !ok {
 			t.Errorf("stat cache lost %s", p)
+		}
+	}
+}
+
+// tstBigCache writes a cache of n files in 100 folders and returns its
+// path and entries' paths.
+func tstBigCache(b *testing.B, n int) (string, []string) {
+	b.Helper()
+	m := map[string]cacheEntry{}
+	var paths []string
+	for i := range n {
+		p := fmt.Sprintf("data/d%03d/f%06d.bin", i%100, i)
+		paths = append(paths, p)
+		m[p] = cacheEntry{st: Stat{Size: 10240, Mtime: int64(i) * 1e6, Ino: uint64(i)}, id: objects.Hash(objects.TypeBlob, []byte(p))}
+	}
+	path := filepath.Join(b.TempDir(), "statcache")
+	if err := os.WriteFile(path, encodeStatCache(m), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path, paths
+}
+
+// BenchmarkStatCacheLoad: loading the cache of 100,000 files.
+func BenchmarkStatCacheLoad(b *testing.B) {
+	path, _ := tstBigCache(b, 100_000)
+	for b.Loop() {
+		if c := LoadStatCache(path, time.Now); c.base.Load().len() != 100_000 {
+			b.Fatal("not loaded")
+		}
+	}
+}
+
+// BenchmarkStatCacheRecord: a checkout recording 100,000 files over a
+// cache that holds them, then saving.
+func BenchmarkStatCacheRecord(b *testing.B) {
+	path, paths := tstBigCache(b, 100_000)
+	for b.Loop() {
+		c := LoadStatCache(path, time.Now)
+		for i, p := range paths {
+			c.Record(p, Stat{Size: 10240, Mtime: int64(i)*1e6 + 1, Ino: uint64(i)}, objects.ID{})
+		}
+		if err := c.Save(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

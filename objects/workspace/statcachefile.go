@@ -84,6 +84,15 @@ func (f *cacheFile) find(from *int, p []byte) (cacheEntry, bool) {
 	return cacheEntry{}, false
 }
 
+// get returns the entry of path p (a binary search; no copy of p).
+func (f *cacheFile) get(p string) (cacheEntry, bool) {
+	i := sort.Search(f.len(), func(i int) bool { return string(f.path(i)) >= p })
+	if i < f.len() && string(f.path(i)) == p {
+		return f.entry(i), true
+	}
+	return cacheEntry{}, false
+}
+
 // entries returns the file's entries as a map.
 func (f *cacheFile) entries() map[string]cacheEntry {
 	m := make(map[string]cacheEntry, f.len())
