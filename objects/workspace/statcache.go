@@ -23,7 +23,10 @@ import (
 // Directories are cached too: under the directory's path, with Mode
 // fs.ModeDir and the digest of its entries in the other fields (treeStat),
 // the id of its tree, so that an unchanged directory is neither encoded
-// nor stored again.
+// nor stored again. And so is what the store holds: under
+// .dv/stored/<id>, with Mode fs.ModeIrregular and the digest of the index
+// files in the other fields (storedStat), so that a clean status does not
+// read the index.
 //
 // File layout (version 1): "DVSTAT1\n", then entries sorted by path (path
 // length uint32, path, size, mtime ns, ctime ns, inode, mode as uint64 LE,
