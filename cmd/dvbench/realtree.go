@@ -2,7 +2,7 @@ package main
 
 // P14: a real source tree and its next release. W14 is the Go toolchain's
 // GOROOT as the Go module proxy publishes it (golang.org/toolchain, two
-// consecutive releases for linux-amd64, ~11,500 files and 210 MiB each),
+// consecutive releases for linux-amd64, 11,490 files and 205 MiB each),
 // fetched with go mod download into the module cache and copied from there
 // into the temporary folder (writable files, fresh inodes). Each run adds
 // release 1 to a fresh dv project and backs the same folder up with restic
