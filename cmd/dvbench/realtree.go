@@ -106,7 +106,7 @@ func downloadToolchains(ctx context.Context, root string) ([2]string, error) {
 			break
 		}
 		if m.Error != "" {
-			errs = append(errs, m.Error)
+			errs = append(errs, strings.Join(strings.Fields(m.Error), " ")) // one line
 		} else if m.Dir != "" {
 			found[m.Version] = m.Dir
 		}
