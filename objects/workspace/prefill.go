@@ -303,13 +303,9 @@ func (p *Prefill) take(ctx context.Context, rel string, e objects.TreeEntry) (tm
 		}
 		f.got[i] = true
 	}
-	if err := p.openFile(f); err != nil {
-		p.fail(f)
-		return "", false, err
-	}
-	err = fixMode(f.f, fileMode(e))
-	if cerr := p.closeFile(f); err == nil {
-		err = cerr
+	err = p.closeFile(f)
+	if perm := fileMode(e); err == nil && perm&^processUmask() != perm {
+		err = os.Chmod(f.tmp, perm) // the umask took bits away (fixMode)
 	}
 	if err != nil {
 		p.fail(f)
