@@ -39,6 +39,13 @@ type Prefill struct {
 	placed atomic.Int64 // files the checkout took
 }
 
+// prefillMin is the smallest file a prefill writes. Creating a file while
+// the fetch writes and syncs packs costs several times what it costs in
+// the checkout's own per-directory writers (20,000 files of 10 KiB pulled
+// 1.5-2x slower that way), and reading a small file back from the store
+// costs little; the gain is in large files.
+const prefillMin = 1 << 20
+
 // maxPrefillOpen bounds the files a prefill holds open between chunks;
 // beyond it a file is opened for each chunk.
 const maxPrefillOpen = 64
@@ -62,8 +69,8 @@ type preFile struct {
 	failed bool
 }
 
-// NewPrefill plans the files of paths (all tracked paths when empty) whose
-// content needs a blob the local store lacks. It reads the trees and lists
+// NewPrefill plans the files of paths (all tracked paths when empty) of at
+// least prefillMin bytes whose content needs a blob the local store lacks. It reads the trees and lists
 // from fetched (decoded objects a fetch holds but has not made readable in
 // the store yet; remote.Fetched) or else from the store. What cannot be
 // planned (a damaged tree, a path that is not there) is left to the
@@ -102,6 +109,9 @@ func (p *Prefill) plan(ctx context.Context, fetched map[objects.ID][]byte, rel s
 			p.plan(ctx, fetched, rel+"/"+c.Name, c)
 		}
 	case objects.EntryFile:
+		if e.Size < prefillMin {
+			return
+		}
 		chunks, err := p.fileChunks(ctx, fetched, e)
 		if err != nil {
 			return

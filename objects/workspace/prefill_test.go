@@ -30,6 +30,7 @@ func tstPullSetup(t *testing.T) *tstPulled {
 	a, _ := tstRepo(t)
 	tstDataset(t, a.Root)
 	tstWrite(t, a.Root, "data/sub/large.bin", tstRandBytes(9, 3<<20+12345), 0o644)
+	tstWrite(t, a.Root, "data/new/deeper/tool", tstRandBytes(10, prefillMin), 0o755)
 	if _, err := a.Add(ctx, "data", AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +131,8 @@ func TestPrefillWritesFilesAsChunksArrive(t *testing.T) {
 	p := tstPullSetup(t)
 	pre := p.b.NewPrefill(ctx, nil, p.fetched)
 	planned := len(pre.files)
-	if planned != 8 { // every regular file of tstDataset and large.bin
-		t.Fatalf("planned %d files, want 8", planned)
+	if planned != 2 { // the files of prefillMin bytes or more
+		t.Fatalf("planned %d files, want 2", planned)
 	}
 	// Two chunks of the large file come from the store, not the sink.
 	skip := map[objects.ID]bool{}
@@ -149,7 +150,7 @@ func TestPrefillWritesFilesAsChunksArrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Written != 8 {
+	if len(res) != 1 || res[0].Written != 9 {
 		t.Fatalf("results %+v", res)
 	}
 	if pre.placed.Load() != int64(planned) {
