@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -88,10 +89,18 @@ func ReadFileMax(path, what string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Sized by the file's length (a hint: the file may not be regular, or
+	// may change): io.ReadAll alone would grow the buffer step by step,
+	// allocating and copying a pack about ten times over.
+	hint := int64(0)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		hint = min(fi.Size(), max+1)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > max {
 		return nil, corrupt(what, filepath.Base(path), "larger than %d bytes", max)
 	}

@@ -39,20 +39,28 @@ func (s *Store) LoadStored(ctx context.Context, id ID) (Entry, []byte, error) {
 
 // VerifyStored checks that stored bytes decode to the object e names.
 func VerifyStored(e Entry, stored []byte) error {
+	_, err := DecodeStored(e, stored)
+	return err
+}
+
+// DecodeStored returns the content of the object e names from its stored
+// bytes, after checking that it hashes to e's id. The content may share
+// memory with stored (an object stored raw).
+func DecodeStored(e Entry, stored []byte) ([]byte, error) {
 	if err := e.check(0); err != nil {
-		return err
+		return nil, err
 	}
 	if uint32(len(stored)) != e.Length {
-		return fmt.Errorf("stored length %d, expected %d", len(stored), e.Length)
+		return nil, fmt.Errorf("stored length %d, expected %d", len(stored), e.Length)
 	}
 	data, err := decompress(e.Comp, stored, int(e.RawLen))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if Hash(e.Type, data) != e.ID {
-		return fmt.Errorf("content does not match its id")
+		return nil, fmt.Errorf("content does not match its id")
 	}
-	return nil
+	return data, nil
 }
 
 // PutStored adds an object in its stored form (as read from another

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,11 +22,32 @@ type FetchStats struct {
 	Missing  int   `json:"missing"`  // needed objects the remote lacks
 }
 
+// BlobSink receives the content of each blob a fetch verified and stored,
+// as it arrives: a checkout writes it into the work tree then, instead of
+// reading it back from the store (workspace.Prefill). Blob is called from
+// several goroutines at once and must not keep data after it returns.
+type BlobSink interface {
+	Blob(id objects.ID, data []byte)
+}
+
+// Fetched holds the decoded trees, lists and records a fetch stored, by
+// id, for a sink to plan with before they are readable from the store.
+type Fetched map[objects.ID][]byte
+
 // Fetch downloads every object reachable from roots that the local store
 // lacks, level by level (trees first, then what they name). Objects of one
 // pack are fetched with as few ranged reads as their layout allows, and
 // every object is verified against its id before it is stored.
 func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, error) {
+	return s.FetchInto(ctx, roots, nil)
+}
+
+// FetchInto is Fetch, and with prepare it also hands every fetched blob to
+// a sink: the trees, lists and records are fetched first (the blobs they
+// name wait), then prepare makes the sink from them, then the blobs are
+// fetched. Everything is stored by one writer, durable at the end, as in
+// Fetch.
+func (s *Syncer) FetchInto(ctx context.Context, roots []objects.ID, prepare func(context.Context, Fetched) BlobSink) (FetchStats, error) {
 	var st FetchStats
 	ridx, err := s.LoadIndex(ctx)
 	if err != nil {
@@ -35,7 +57,11 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 	w.TrustWritten() // every object is verified before it is put
 	defer w.Abort()
 	known := &childMap{m: map[objects.ID][]objects.ID{}}
+	if prepare != nil {
+		known.meta = Fetched{}
+	}
 	seen := map[objects.ID]bool{}
+	var blobs []objects.ID // held back for the sink
 	frontier := roots
 	for len(frontier) > 0 {
 		var want []objects.ID
@@ -56,13 +82,17 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 				next = append(next, kids...)
 				continue
 			}
-			if _, ok := ridx.Objects[id]; !ok {
+			l, ok := ridx.Objects[id]
+			switch {
+			case !ok:
 				st.Missing++
-				continue
+			case prepare != nil && l.Type == objects.TypeBlob:
+				blobs = append(blobs, id)
+			default:
+				want = append(want, id)
 			}
-			want = append(want, id)
 		}
-		got, err := s.fetchObjects(ctx, ridx, want, w, known, &st)
+		got, err := s.fetchObjects(ctx, ridx, want, w, known, &st, nil)
 		if err != nil {
 			return st, err
 		}
@@ -71,10 +101,20 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 		}
 		frontier = next
 	}
-	if err := w.Flush(ctx); err != nil {
-		return st, err
+	if len(blobs) > 0 {
+		sink := prepare(ctx, known.meta)
+		known.meta = nil
+		want := blobs[:0]
+		for _, id := range blobs {
+			if !w.Has(id) { // a greedy read may have brought it in
+				want = append(want, id)
+			}
+		}
+		if _, err := s.fetchObjects(ctx, ridx, want, w, known, &st, sink); err != nil {
+			return st, err
+		}
 	}
-	return st, nil
+	return st, w.Flush(ctx)
 }
 
 // FetchOne downloads the single objects ids (not what they name).
@@ -89,7 +129,7 @@ func (s *Syncer) FetchOne(ctx context.Context, ridx *Index, ids []objects.ID) (F
 			want = append(want, id)
 		}
 	}
-	if _, err := s.fetchObjects(ctx, ridx, want, w, &childMap{m: map[objects.ID][]objects.ID{}}, &st); err != nil {
+	if _, err := s.fetchObjects(ctx, ridx, want, w, &childMap{m: map[objects.ID][]objects.ID{}}, &st, nil); err != nil {
 		return st, err
 	}
 	return st, w.Flush(ctx)
@@ -106,8 +146,9 @@ func (s *Syncer) localChildren(ctx context.Context, id objects.ID) ([]objects.ID
 // childMap remembers the children of the trees, lists and records fetched
 // in this run, which the writer holds but the store cannot read yet.
 type childMap struct {
-	mu sync.Mutex
-	m  map[objects.ID][]objects.ID
+	mu   sync.Mutex
+	m    map[objects.ID][]objects.ID
+	meta Fetched // when not nil, the decoded objects themselves too
 }
 
 func (c *childMap) get(id objects.ID) ([]objects.ID, bool) {
@@ -117,9 +158,12 @@ func (c *childMap) get(id objects.ID) ([]objects.ID, bool) {
 	return k, ok
 }
 
-func (c *childMap) set(id objects.ID, kids []objects.ID) {
+func (c *childMap) set(id objects.ID, kids []objects.ID, data []byte) {
 	c.mu.Lock()
 	c.m[id] = kids
+	if c.meta != nil {
+		c.meta[id] = bytes.Clone(data) // data may be the read buffer
+	}
 	c.mu.Unlock()
 }
 
@@ -163,8 +207,8 @@ func plan(ridx *Index, ids []objects.ID) []span {
 // list or record, the ids it names. With Greedy, every other object that a
 // ranged read brings in whole is verified and stored too (a hole read
 // through is often the next level's data). Children of what is stored are
-// remembered in known.
-func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID, w *objects.Writer, known *childMap, st *FetchStats) ([][]objects.ID, error) {
+// remembered in known. Every stored blob goes to sink, when there is one.
+func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID, w *objects.Writer, known *childMap, st *FetchStats, sink BlobSink) ([][]objects.ID, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -178,7 +222,7 @@ func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID
 			name := PacksPrefix + sp.pack.String()
 			rs := newRangeStream(gctx, s.Remote, name, int64(sp.off), int64(sp.end))
 			defer rs.Close()
-			local, stored, err := s.fetchSpan(gctx, ridx, sp, rs, w, known)
+			local, stored, err := s.fetchSpan(gctx, ridx, sp, rs, w, known, sink)
 			mu.Lock()
 			st.Requests += rs.requests
 			st.Objects += stored
@@ -197,7 +241,7 @@ func (s *Syncer) fetchObjects(ctx context.Context, ridx *Index, ids []objects.ID
 // fetchSpan reads the objects of one span as they arrive, verifies each
 // against its id and stores it. It returns the children of the wanted
 // trees, lists and records, and how many objects it stored.
-func (s *Syncer) fetchSpan(ctx context.Context, ridx *Index, sp span, rs *rangeStream, w *objects.Writer, known *childMap) ([][]objects.ID, int, error) {
+func (s *Syncer) fetchSpan(ctx context.Context, ridx *Index, sp span, rs *rangeStream, w *objects.Writer, known *childMap, sink BlobSink) ([][]objects.ID, int, error) {
 	wanted := map[objects.ID]bool{}
 	for _, e := range sp.entries {
 		wanted[e.ID] = true
@@ -219,7 +263,8 @@ func (s *Syncer) fetchSpan(ctx context.Context, ridx *Index, sp span, rs *rangeS
 			return local, stored, fmt.Errorf("fetch %s: %w", rs.name, err)
 		}
 		s.progress(int64(len(raw)))
-		if err := objects.VerifyStored(e, raw); err != nil {
+		data, err := objects.DecodeStored(e, raw)
+		if err != nil {
 			if !wanted[e.ID] {
 				continue // not needed now; if it ever is, it fails then
 			}
@@ -230,12 +275,15 @@ func (s *Syncer) fetchSpan(ctx context.Context, ridx *Index, sp span, rs *rangeS
 			return local, stored, err
 		}
 		stored++
+		if e.Type == objects.TypeBlob && sink != nil {
+			sink.Blob(e.ID, data)
+		}
 		if e.Type != objects.TypeBlob {
 			c, err := objects.StoredChildren(e, raw)
 			if err != nil {
 				return local, stored, err
 			}
-			known.set(e.ID, c)
+			known.set(e.ID, c, data)
 			if wanted[e.ID] {
 				local = append(local, c)
 			}

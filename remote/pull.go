@@ -21,6 +21,10 @@ type PullOptions struct {
 	// with their data and applied to them (a full pull). Nil for a pull of
 	// some paths only.
 	Refs *refs.Store
+	// Into, when set, makes a sink for the fetched blobs once the trees
+	// and lists are local (FetchInto): a checkout that writes them into
+	// place as they arrive.
+	Into func(ctx context.Context, meta Fetched) BlobSink
 }
 
 // PullResult is what Pull did.
@@ -75,7 +79,7 @@ func (s *Syncer) Pull(ctx context.Context, o PullOptions) (PullResult, error) {
 			roots = append(roots, id)
 		}
 	}
-	st, err := s.Fetch(ctx, roots)
+	st, err := s.FetchInto(ctx, roots, o.Into)
 	res.Stats = res.Stats.add(st)
 	if err != nil || o.Refs == nil {
 		return res, err

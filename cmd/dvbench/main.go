@@ -1,6 +1,6 @@
 // Command dvbench measures dv against its performance goals (PERF.md).
 //
-//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13] [-scale 1.0] [-cores 2,4,8,all] [-keep] [-dir DIR]
+//	go run ./cmd/dvbench [-runs 5] [-only P1,P2,P3,P4,P5,P6,P7,P8,P9,P10,P11,P12,P13,P14] [-scale 1.0] [-cores 2,4,8,all] [-keep] [-dir DIR]
 //
 // It builds dv, generates the workloads in a temporary folder (never in the
 // repository), runs dv and every installed peer tool (cp, find, b3sum,
@@ -17,7 +17,9 @@
 // points at a counting proxy in front of the server (s3server.go). P9
 // generates W6 with real dv commands (lineage.go), P11 W7 (registry.go);
 // their size follows -scale. P12 drifts W12 (drift.go), P13 exports W13
-// (export.go). P8 is the peak RSS of dv add W1 (wait4's ru_maxrss). Store
+// (export.go), P14 adds two releases of a real tree (the Go toolchain from
+// the Go module proxy, realtree.go; skipped with a line saying so when the
+// proxy cannot serve it; a subset at -scale below 1). P8 is the peak RSS of dv add W1 (wait4's ru_maxrss). Store
 // sizes are compared with restic's repository where restic is installed.
 //
 // -cores runs every goal again for each CPU count, each command under
@@ -45,7 +47,7 @@ import (
 	"time"
 )
 
-var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13"}
+var allGoals = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13", "P14"}
 
 type config struct {
 	runs  int
@@ -74,6 +76,7 @@ type bench struct {
 	w7   w7         // P11: the registry project
 	w12  w12        // P12: the drift CSVs
 	w13  w13        // P13: the exported model
+	w14  w14        // P14: the real tree's two releases
 }
 
 func main() {
@@ -300,6 +303,16 @@ func (b *bench) generate(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.want("P14") {
+		var skip string
+		if err := step("W14", func() (err error) { skip, err = b.genW14(ctx); return err }); err != nil {
+			return err
+		}
+		if skip != "" {
+			b.logf("%s", skip)
+			b.res.note("%s", skip)
+		}
+	}
 	syncAll(ctx)
 	b.res.header = append(b.res.header, b.describeWorkloads()...)
 	return ctx.Err()
@@ -334,6 +347,9 @@ func (b *bench) describeWorkloads() []string {
 	if b.w13.dir != "" {
 		out = append(out, fmt.Sprintf("W13 (P13): a model version of one file of %s random bytes, exported in each format", humanBytes(b.w13.bytes)))
 	}
+	if b.w14.dir != "" {
+		out = append(out, b.describeW14())
+	}
 	return out
 }
 
@@ -357,6 +373,7 @@ func (b *bench) measure(ctx context.Context) error {
 		{"W7", c.want("P11"), b.w7.dir, b.runW7},
 		{"W12", c.want("P12"), b.w12.ref, b.runW12},
 		{"W13", c.want("P13"), filepath.Join(b.w13.dir, b.w13.name), b.runW13},
+		{"W14", c.want("P14") && b.w14.dir != "", filepath.Dir(b.w14.dir), b.runW14},
 	} {
 		if !x.on {
 			continue

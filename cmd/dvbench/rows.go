@@ -61,6 +61,7 @@ func tableRows(b *bench) []row {
 	all = append(all, registryRows(b)...)
 	all = append(all, driftRows(b)...)
 	all = append(all, exportRows(b)...)
+	all = append(all, realTreeRows(b)...)
 	num := func(g string) int { n, _ := strconv.Atoi(strings.TrimPrefix(g, "P")); return n }
 	slices.SortStableFunc(all, func(x, y row) int { return num(x.goal) - num(y.goal) })
 	var rows []row

@@ -113,7 +113,9 @@ func nonNil(s []string) []string {
 
 // fetch downloads the scope's data and, for a whole pull, the remote's
 // refs and their data, then moves local refs (remote.Syncer.Pull).
-func fetch(ctx context.Context, e *env, a syncArgs, r *workspace.Repo, paths []string) (remote.FetchStats, string, error) {
+// fetch downloads what paths (all when empty) need; with into, the blobs
+// go to its sink as they arrive (a pull writing the work tree).
+func fetch(ctx context.Context, e *env, a syncArgs, r *workspace.Repo, paths []string, into func(context.Context, remote.Fetched) remote.BlobSink) (remote.FetchStats, string, error) {
 	s, name, err := syncer(ctx, r, a.remote, a.jobs, false)
 	if err != nil {
 		return remote.FetchStats{}, "", err
@@ -125,7 +127,7 @@ func fetch(ctx context.Context, e *env, a syncArgs, r *workspace.Repo, paths []s
 	s.Greedy = len(paths) == 0
 	o := remote.PullOptions{Roots: func(ctx context.Context) ([]objects.ID, error) {
 		return scopeRoots(ctx, e, r, paths, a.all)
-	}}
+	}, Into: into}
 	if len(paths) == 0 {
 		o.Refs = localRefs(r)
 	}
@@ -161,7 +163,7 @@ func cmdFetch(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			st, name, err := fetch(ctx, e, a, r, paths)
+			st, name, err := fetch(ctx, e, a, r, paths, nil)
 			if err != nil {
 				return err
 			}
@@ -209,11 +211,19 @@ func cmdPull(e *env) *cli.Command {
 				return err
 			}
 			defer r.Close()
-			st, name, err := fetch(ctx, e, a, r, paths)
+			// The files are written while their chunks arrive, then
+			// renamed into place by the checkout.
+			var pre *workspace.Prefill
+			defer func() { pre.Close() }()
+			into := func(ctx context.Context, fetched remote.Fetched) remote.BlobSink {
+				pre = r.NewPrefill(ctx, paths, fetched)
+				return pre
+			}
+			st, name, err := fetch(ctx, e, a, r, paths, into)
 			if err != nil {
 				return err
 			}
-			co, cerr := r.Checkout(ctx, paths, workspace.CheckoutOptions{Force: force})
+			co, cerr := r.Checkout(ctx, paths, workspace.CheckoutOptions{Force: force, Prefill: pre})
 			if err := reportFetch(e, name, st, co); err != nil {
 				return err
 			}

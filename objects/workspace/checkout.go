@@ -22,6 +22,9 @@ import (
 // CheckoutOptions control Checkout.
 type CheckoutOptions struct {
 	Force bool // overwrite or delete files whose content is not in the store
+	// Prefill holds files a fetch already wrote (NewPrefill); Checkout
+	// renames those into place instead of writing them again.
+	Prefill *Prefill
 }
 
 // CheckoutResult reports one tracked path.
@@ -81,7 +84,7 @@ func (r *Repo) Checkout(ctx context.Context, paths []string, opts CheckoutOption
 			results = append(results, res)
 			continue
 		}
-		c := &checkout{r: r, work: work, force: opts.Force}
+		c := &checkout{r: r, work: work, force: opts.Force, pre: opts.Prefill}
 		if !ok {
 			// A file inside a tracked directory (dv pull data/a.csv) may
 			// be checked out before its directory exists.
@@ -151,6 +154,7 @@ type checkout struct {
 	r     *Repo
 	work  *Snapshot
 	force bool
+	pre   *Prefill // nil: every file is written here
 
 	unsaved []string
 	ops     []func() error // removals and directory changes, in order
@@ -371,25 +375,55 @@ func parentOf(rel string) string {
 // damaged object never replaces the file, and a killed checkout leaves a
 // temporary file (removed by the next scan) rather than a torn one. Work-tree
 // files are not fsynced: they are copies of what the store holds durably
-// (docs/RELIABILITY.md, "When dv syncs").
+// (docs/RELIABILITY.md, "When dv syncs"). A file the prefill holds is
+// renamed into place as it is.
 func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntry) error {
 	abs := c.r.Abs(rel)
-	dir := filepath.Dir(abs)
+	tmp, ok, err := c.pre.take(ctx, rel, e)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if tmp, err = c.fill(ctx, filepath.Dir(abs), e); err != nil {
+			return err
+		}
+	}
+	// syscall.Rename, not os.Rename: os.Rename first stats the target
+	// to refuse replacing a directory, which rename(2) refuses anyway.
+	if err := syscall.Rename(tmp, abs); err != nil {
+		_ = os.Remove(tmp)
+		return &os.LinkError{Op: "rename", Old: tmp, New: abs, Err: err}
+	}
+	c.written.Add(1)
+	if c.r.OnData != nil {
+		c.r.OnData(e.Size)
+	}
+	if fi, err := os.Lstat(abs); err == nil {
+		st := StatOf(fi)
+		if !c.r.Cache.Record(rel, st, e.ID) {
+			c.mu.Lock()
+			c.racy = append(c.racy, racyFile{rel: rel, st: st, id: e.ID})
+			c.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// fill writes the content of e into a new temporary file in dir and
+// returns its name; on an error the file is gone.
+func (c *checkout) fill(ctx context.Context, dir string, e objects.TreeEntry) (string, error) {
 	// A list that does not add up to the tree's size is refused before a
 	// file is created (it could otherwise fill the disk).
 	if _, size, err := c.r.Store.FileChunks(ctx, e.ID); err != nil || size != e.Size {
 		if err == nil {
 			err = &objects.CorruptError{What: "object", Name: e.ID.String(), Reason: fmt.Sprintf("holds %d bytes, tree says %d", size, e.Size)}
 		}
-		return err
+		return "", err
 	}
-	mode := os.FileMode(0o644)
-	if e.Exec {
-		mode = 0o755
-	}
+	mode := fileMode(e)
 	f, err := createTemp(dir, mode)
 	if err != nil {
-		return err
+		return "", err
 	}
 	tmp := f.Name()
 	var n int64
@@ -415,28 +449,9 @@ func (c *checkout) writeFile(ctx context.Context, rel string, e objects.TreeEntr
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		// syscall.Rename, not os.Rename: os.Rename first stats the target
-		// to refuse replacing a directory, which rename(2) refuses anyway.
-		if rerr := syscall.Rename(tmp, abs); rerr != nil {
-			err = &os.LinkError{Op: "rename", Old: tmp, New: abs, Err: rerr}
-		}
-	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return err
+		return "", err
 	}
-	c.written.Add(1)
-	if c.r.OnData != nil {
-		c.r.OnData(n)
-	}
-	if fi, err := os.Lstat(abs); err == nil {
-		st := StatOf(fi)
-		if !c.r.Cache.Record(rel, st, e.ID) {
-			c.mu.Lock()
-			c.racy = append(c.racy, racyFile{rel: rel, st: st, id: e.ID})
-			c.mu.Unlock()
-		}
-	}
-	return nil
+	return tmp, nil
 }
