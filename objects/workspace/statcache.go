@@ -57,12 +57,12 @@ func StatOf(fi fs.FileInfo) Stat {
 // translated as os.Lstat translates it.
 func statOfSys(st *unix.Stat_t) Stat {
 	return Stat{Size: st.Size, Mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec, Ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec,
-		Ino: st.Ino, Mode: uint64(fileMode(st.Mode))}
+		Ino: st.Ino, Mode: uint64(sysFileMode(st.Mode))}
 }
 
-// fileMode translates a stat(2) mode into an fs.FileMode as package os
+// sysFileMode translates a stat(2) mode into an fs.FileMode as package os
 // does (os/stat_linux.go).
-func fileMode(m uint32) fs.FileMode {
+func sysFileMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & unix.S_IFMT {
 	case unix.S_IFBLK:
