@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -86,6 +87,7 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 	}
 	defer unlock()
 
+	indexBefore, _ := indexFiles(filepath.Join(r.Dir, objects.IndexDir))
 	w := r.Store.NewWriter()
 	s := newScanner(r, w)
 	s.findPointers = true // rel must not contain tracked paths: refused before any file is read
@@ -120,6 +122,9 @@ func (r *Repo) Add(ctx context.Context, rel string, opts AddOptions) (*AddResult
 		}
 	}
 	s.settle(ctx)
+	// The data is indexed now (and gc is held off by the store lock): a
+	// status need not read the index to know it.
+	r.noteStored(indexBefore, e.ID)
 	if err := r.Cache.Save(); err != nil {
 		return nil, err
 	}

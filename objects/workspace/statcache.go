@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -268,17 +269,28 @@ func (c *StatCache) lookupStored(id objects.ID, state [32]byte) bool {
 // lookup can match any more).
 func (c *StatCache) recordStored(ids []objects.ID, state [32]byte) {
 	st := storedStat(state)
-	keep := map[string]bool{}
-	for _, id := range ids {
-		keep[storedPrefix+id.String()] = true
-		c.set(storedPrefix+id.String(), cacheEntry{st: st, id: id})
-	}
 	f := c.base.Load()
 	for i := f.seek(0, []byte(storedPrefix)); i < f.len() && bytes.HasPrefix(f.path(i), []byte(storedPrefix)); i++ {
-		if p := string(f.path(i)); !keep[p] {
-			c.Forget(p)
+		if f.entry(i).st != st {
+			c.Forget(string(f.path(i)))
 		}
 	}
+	for _, id := range ids {
+		c.set(storedPrefix+id.String(), cacheEntry{st: st, id: id})
+	}
+}
+
+// storedUnder returns the ids the cache knows the store held while its
+// index files had state.
+func (c *StatCache) storedUnder(state [32]byte) []objects.ID {
+	st := storedStat(state)
+	var ids []objects.ID
+	for p, e := range c.entries() {
+		if strings.HasPrefix(p, storedPrefix) && e.st == st {
+			ids = append(ids, e.id)
+		}
+	}
+	return ids
 }
 
 // Save writes this process's changes, if any, into the cache file: under

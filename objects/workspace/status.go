@@ -167,32 +167,80 @@ func (r *Repo) inStore(ptrs map[string]*pointer.Pointer) (map[objects.ID]bool, e
 // files (what opening the store reads): index files are named by their
 // content, so while it is the same the store holds the same objects.
 func indexState(dir string) ([32]byte, error) {
-	f, fd, err := openDir(dir)
+	files, err := indexFiles(dir)
 	if err != nil {
 		return [32]byte{}, err
+	}
+	return files.state(), nil
+}
+
+// indexListing is the store's index files, by name, with their stats.
+type indexListing map[string]Stat
+
+// indexFiles lists the index files in dir (what Open reads).
+func indexFiles(dir string) (indexListing, error) {
+	f, fd, err := openDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
 	if err != nil {
-		return [32]byte{}, err
+		return nil, err
 	}
-	slices.Sort(names)
-	b := []byte("dv index state 1\x00")
+	out := indexListing{}
 	for _, name := range names {
 		if len(name) != 2*objects.IDSize {
 			continue // a temporary file: not read by Open
 		}
 		var sys unix.Stat_t
 		if err := unix.Fstatat(fd, name, &sys, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return [32]byte{}, err
+			return nil, err
 		}
-		st := statOfSys(&sys)
+		out[name] = statOfSys(&sys)
+	}
+	return out, nil
+}
+
+// state is the listing's digest (indexState).
+func (l indexListing) state() [32]byte {
+	b := []byte("dv index state 1\x00")
+	for _, name := range slices.Sorted(maps.Keys(l)) {
+		st := l[name]
 		b = append(b, name...)
 		for _, v := range [...]uint64{uint64(st.Size), uint64(st.Mtime), uint64(st.Ctime), st.Ino, st.Mode} {
 			b = binary.LittleEndian.AppendUint64(b, v)
 		}
 	}
-	return blake3.Sum256(b), nil
+	return blake3.Sum256(b)
+}
+
+// holds reports whether l still has every index file of old, unchanged:
+// then it holds every object old held.
+func (l indexListing) holds(old indexListing) bool {
+	for name, st := range old {
+		if l[name] != st {
+			return false
+		}
+	}
+	return true
+}
+
+// noteStored records in the stat cache that the store holds id, now that
+// a writer indexed it: under the index files' state now, with what the
+// cache knew under the state before the write (when every index file of
+// before is still there, all it held is still held).
+func (r *Repo) noteStored(before indexListing, id objects.ID) {
+	dir := filepath.Join(r.Dir, objects.IndexDir)
+	now, err := indexFiles(dir)
+	if err != nil {
+		return
+	}
+	ids := []objects.ID{id}
+	if before != nil && now.holds(before) {
+		ids = append(ids, r.Cache.storedUnder(before.state())...)
+	}
+	r.Cache.recordStored(ids, now.state())
 }
 
 func sameEntry(a, b objects.TreeEntry) bool {
