@@ -284,10 +284,20 @@ func (c *StatCache) recordStored(ids []objects.ID, state [32]byte) {
 // index files had state.
 func (c *StatCache) storedUnder(state [32]byte) []objects.ID {
 	st := storedStat(state)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var ids []objects.ID
-	for p, e := range c.entries() {
-		if strings.HasPrefix(p, storedPrefix) && e.st == st {
-			ids = append(ids, e.id)
+	f := c.base.Load()
+	for i := f.seek(0, []byte(storedPrefix)); i < f.len() && bytes.HasPrefix(f.path(i), []byte(storedPrefix)); i++ {
+		if _, changed := c.changed[string(f.path(i))]; !changed {
+			if e := f.entry(i); e.st == st {
+				ids = append(ids, e.id)
+			}
+		}
+	}
+	for p, ch := range c.changed {
+		if strings.HasPrefix(p, storedPrefix) && !ch.gone && ch.e.st == st {
+			ids = append(ids, ch.e.id)
 		}
 	}
 	return ids
