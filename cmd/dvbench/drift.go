@@ -18,8 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
-	"time"
+	"slices"
 )
 
 //go:embed drift_ref.py
@@ -113,29 +112,17 @@ func (b *bench) describeW12() string {
 func measured(ctx context.Context, dir, name string, args []string, ok ...int) (out []byte, wall, cpu float64, rss int64, err error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	var stderr bufWriter
-	cmd.Stderr = &stderr
-	start := time.Now()
-	out, err = cmd.Output()
-	wall = time.Since(start).Seconds()
-	if ps := cmd.ProcessState; ps != nil {
-		cpu = (ps.UserTime() + ps.SystemTime()).Seconds()
-		if ru, isRU := ps.SysUsage().(*syscall.Rusage); isRU {
-			rss = ru.Maxrss * 1024 // KiB on Linux
-		}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			for _, c := range ok {
-				if ps.ExitCode() == c {
-					err = nil
-				}
-			}
-		}
+	var stdout, stderr bufWriter
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	u, err := runMeasured(cmd)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && slices.Contains(ok, ee.ExitCode()) {
+		err = nil
 	}
 	if err != nil {
 		err = fmt.Errorf("%s: %w: %.500s", name, err, stderr.b)
 	}
-	return out, wall, cpu, rss, err
+	return stdout.b, u.Wall, u.CPU, u.RSS, err
 }
 
 type bufWriter struct{ b []byte }

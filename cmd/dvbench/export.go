@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 )
 
 // P13: dv export of a model of W1's size in each format, against cp plus
@@ -83,16 +82,11 @@ func hasProg(name string) bool { _, err := exec.LookPath(name); return err == ni
 
 // commandRSS runs name in dir and returns its peak resident set size.
 func commandRSS(ctx context.Context, dir, name string, args ...string) (int64, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
+	out, u, err := commandUsage(ctx, dir, nil, name, args...)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w: %.500s", name, err, out)
+		return 0, fmt.Errorf("%w: %.500s", err, out)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10, nil // Linux: KiB
-	}
-	return 0, nil
+	return u.RSS, nil
 }
 
 // exportRows are P13's rows.

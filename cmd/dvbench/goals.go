@@ -73,15 +73,15 @@ func (b *bench) initProject(ctx context.Context, dir string) error {
 // under key+" cpu".
 func (b *bench) dvTimed(ctx context.Context, key string, run int, dir string, args ...string) ([]byte, error) {
 	var out []byte
-	var cpu float64
-	var rss int64
+	var u usage
 	err := b.timed(ctx, key, run, func() (err error) {
-		out, cpu, rss, err = commandStats(ctx, dir, nil, b.dv, args...)
+		out, u, err = commandUsage(ctx, dir, nil, b.dv, args...)
 		return err
 	})
 	if err == nil {
-		b.res.setSecs(key+" cpu", run, cpu)
-		b.res.set(key+" rss", run, float64(rss))
+		b.res.setSecs(key, run, u.Wall) // dv's own time, not the launcher's start
+		b.res.setSecs(key+" cpu", run, u.CPU)
+		b.res.set(key+" rss", run, float64(u.RSS))
 	}
 	return out, err
 }

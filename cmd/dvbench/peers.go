@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // peers says which reference tools are installed.
@@ -94,8 +93,15 @@ func commandCPU(ctx context.Context, dir string, env []string, name string, args
 var cpuList string
 
 // commandStats is commandCPU that also returns the peak resident set size
-// of the process in bytes (wait4's rusage ru_maxrss).
+// of the process in bytes (through the launcher: launch.go).
 func commandStats(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, float64, int64, error) {
+	out, u, err := commandUsage(ctx, dir, env, name, args...)
+	return out, u.CPU, u.RSS, err
+}
+
+// commandUsage runs name in dir through the launcher and returns its
+// output and its own wall time, CPU time and peak RSS.
+func commandUsage(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, usage, error) {
 	if cpuList != "" && name != "sync" {
 		args = append([]string{"-c", cpuList, name}, args...)
 		name = "taskset"
@@ -107,23 +113,15 @@ func commandStats(ctx context.Context, dir string, env []string, name string, ar
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var cpu float64
-	var rss int64
-	if ps := cmd.ProcessState; ps != nil {
-		cpu = (ps.UserTime() + ps.SystemTime()).Seconds()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss << 10 // kilobytes on Linux
-		}
-	}
+	u, err := runMeasured(cmd)
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > 2000 {
 			msg = msg[:2000] + "..."
 		}
-		return stdout.Bytes(), cpu, rss, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
+		return stdout.Bytes(), u, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
 	}
-	return stdout.Bytes(), cpu, rss, nil
+	return stdout.Bytes(), u, nil
 }
 
 // dirSize is the total size of the regular files below dir.
