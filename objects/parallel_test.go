@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -157,15 +158,15 @@ func TestPutFileAtEqualsPutFile(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var read int64
+		var read atomic.Int64 // progress is called by segments at once
 		s, _ := tstStore(t)
 		w := s.NewWriter()
-		got, n, err := PutFileAt(ctx, w, io.NewSectionReader(f, 0, size), size, 4, func(k int64) { read += k })
+		got, n, err := PutFileAt(ctx, w, io.NewSectionReader(f, 0, size), size, 4, func(k int64) { read.Add(k) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != want || n != wn || read != size {
-			t.Fatalf("size %d: PutFileAt = %s, %d bytes (%d read); PutFile = %s, %d", size, got.Short(), n, read, want.Short(), wn)
+		if got != want || n != wn || read.Load() != size {
+			t.Fatalf("size %d: PutFileAt = %s, %d bytes (%d read); PutFile = %s, %d", size, got.Short(), n, read.Load(), want.Short(), wn)
 		}
 		if err := w.Flush(ctx); err != nil {
 			t.Fatal(err)
