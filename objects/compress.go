@@ -39,9 +39,13 @@ var encoderLevel = zstd.SpeedFastest
 // add of a large file within P8's 128 MiB on 16 cores.
 const maxEncoders = 8
 
+// encoderConcurrencyMin is the fewest CPUs on which EncodeAll calls run
+// at once (see codecs).
+const encoderConcurrencyMin = 3
+
 // encoderConcurrency is how many EncodeAll calls may run at once.
 func encoderConcurrency() int {
-	if n := runtime.GOMAXPROCS(0); n >= parallelJobs {
+	if n := runtime.GOMAXPROCS(0); n >= encoderConcurrencyMin {
 		return min(n, maxEncoders)
 	}
 	return 1
