@@ -1,10 +1,12 @@
 package objects
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -66,7 +68,8 @@ func codecs() (*zstd.Encoder, *zstd.Decoder, error) {
 			zstd.WithEncoderLevel(encoderLevel),
 			zstd.WithEncoderConcurrency(encoderConcurrency()),
 			zstd.WithWindowSize(ChunkMax),
-			zstd.WithZeroFrames(true))
+			zstd.WithZeroFrames(true),
+			zstd.WithEncoderCRC(false)) // compress adds it (see there)
 		if codecErr != nil {
 			return
 		}
@@ -87,17 +90,36 @@ func codecs() (*zstd.Encoder, *zstd.Decoder, error) {
 
 // compress returns the stored form of data: zstd, in dst's space, when it
 // is smaller; otherwise data itself (not copied).
+//
+// The frame carries a content checksum, as zstd's encoder writes it: the
+// flag in the frame header descriptor and the low 32 bits of the XXH64 of
+// data after the last block. The encoder runs without it and compress adds
+// the two only when the frame is kept: the checksum of a chunk stored raw
+// (random data) cost as much as the attempt to compress it. The bytes are
+// the encoder's with its checksum on (TestCompressChecksumAsEncoder).
 func compress(dst, data []byte) ([]byte, uint8, error) {
 	enc, _, err := codecs()
 	if err != nil {
 		return nil, 0, err
 	}
-	out := enc.EncodeAll(data, dst[:0])
-	if len(out) < len(data) {
-		return out, compZstd, nil
+	if len(data) == 0 {
+		return data, compRaw, nil // an empty frame is never smaller
 	}
-	return data, compRaw, nil
+	out := enc.EncodeAll(data, dst[:0])
+	if len(out)+4 >= len(data) {
+		return data, compRaw, nil
+	}
+	out[frameDescriptor] |= frameChecksumFlag
+	out = binary.LittleEndian.AppendUint32(out, uint32(xxhash.Sum64(data)))
+	return out, compZstd, nil
 }
+
+// The zstd frame header descriptor follows the 4-byte magic number; bit 2
+// says that the frame ends with a content checksum (RFC 8878, 3.1.1.1.1).
+const (
+	frameDescriptor   = 4
+	frameChecksumFlag = 1 << 2
+)
 
 // compressPool holds output buffers for compress.
 var compressPool = sync.Pool{New: func() any { b := make([]byte, 0, ChunkMax+ChunkMax/8); return &b }}
