@@ -74,21 +74,79 @@ func cutPoint(data []byte) int {
 		h = h<<1 + gear[b]
 	}
 	i := ChunkMin - 1
-	for _, b := range data[i:normal] {
-		h = h<<1 + gear[b]
-		i++
-		if h&maskS == 0 {
-			return i
-		}
+	k, h, hit := gearScan(h, data[i:normal], maskS)
+	if hit {
+		return i + k
 	}
-	for _, b := range data[i:n] {
-		h = h<<1 + gear[b]
-		i++
-		if h&maskL == 0 {
-			return i
-		}
+	i = normal
+	if k, _, hit = gearScan(h, data[i:n], maskL); hit {
+		return i + k
 	}
 	return n
+}
+
+// gearScan rolls the bytes of p into the gear hash h, one at a time, and
+// stops at the first byte after which h&mask == 0: it returns the number of
+// bytes rolled in up to and including that byte, the hash, and true; or
+// len(p), the hash after all of p, and false. It is the loop
+//
+//	for i, b := range p {
+//		if h = h<<1 + gear[b]; h&mask == 0 {
+//			return i + 1, h, true
+//		}
+//	}
+//	return len(p), h, false
+//
+// sixteen bytes at a time: within a group of four, the hashes after each
+// byte are computed from the hash before the group (h<<2 + (g0<<1 + g1),
+// ...), so the chain of dependent additions is two instructions per four
+// bytes rather than two per byte; cutPoint runs about twice as fast
+// (BenchmarkChunker). TestChunkerReference checks it against the rule.
+func gearScan(h uint64, p []byte, mask uint64) (int, uint64, bool) {
+	// Written out by hand: a helper for the group of four is over the
+	// compiler's inlining budget, and a call per group costs a third.
+	i := 0
+	for ; len(p)-i >= 16; i += 16 {
+		d := p[i : i+16 : i+16]
+		g0, g1, g2, g3 := gear[d[0]], gear[d[1]], gear[d[2]], gear[d[3]]
+		t := g0<<1 + g1
+		h0, h1 := h<<1+g0, h<<2+t
+		h2, h3 := h1<<1+g2, h<<4+(t<<2+(g2<<1+g3))
+		if h0&mask == 0 || h1&mask == 0 || h2&mask == 0 || h3&mask == 0 {
+			break
+		}
+		g0, g1, g2, g3 = gear[d[4]], gear[d[5]], gear[d[6]], gear[d[7]]
+		t = g0<<1 + g1
+		h0, h1 = h3<<1+g0, h3<<2+t
+		h2, h = h1<<1+g2, h3<<4+(t<<2+(g2<<1+g3))
+		if h0&mask == 0 || h1&mask == 0 || h2&mask == 0 || h&mask == 0 {
+			i, h = i+4, h3
+			break
+		}
+		g0, g1, g2, g3 = gear[d[8]], gear[d[9]], gear[d[10]], gear[d[11]]
+		t = g0<<1 + g1
+		h0, h1 = h<<1+g0, h<<2+t
+		h2, h3 = h1<<1+g2, h<<4+(t<<2+(g2<<1+g3))
+		if h0&mask == 0 || h1&mask == 0 || h2&mask == 0 || h3&mask == 0 {
+			i += 8
+			break
+		}
+		g0, g1, g2, g3 = gear[d[12]], gear[d[13]], gear[d[14]], gear[d[15]]
+		t = g0<<1 + g1
+		h0, h1 = h3<<1+g0, h3<<2+t
+		h2, h = h1<<1+g2, h3<<4+(t<<2+(g2<<1+g3))
+		if h0&mask == 0 || h1&mask == 0 || h2&mask == 0 || h&mask == 0 {
+			i, h = i+12, h3
+			break
+		}
+	}
+	// The rest, or the group of four with a hit: byte by byte.
+	for ; i < len(p); i++ {
+		if h = h<<1 + gear[p[i]]; h&mask == 0 {
+			return i + 1, h, true
+		}
+	}
+	return len(p), h, false
 }
 
 // chunkerBufSize is the size of a Chunker's read buffer.

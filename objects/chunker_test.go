@@ -443,3 +443,31 @@ func BenchmarkChunker(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(data))*float64(b.N)/float64(chunks)/1024, "KiB/chunk")
 }
+
+// TestGearScan checks the unrolled gearScan against the byte-by-byte loop
+// it stands for, with masks of a few bits so that hits fall at every
+// position of its groups of four and sixteen, on every length up to 80.
+func TestGearScan(t *testing.T) {
+	data := randBytes(testSeed+3, 4096)
+	simple := func(h uint64, p []byte, mask uint64) (int, uint64, bool) {
+		for i, b := range p {
+			if h = h<<1 + gear[b]; h&mask == 0 {
+				return i + 1, h, true
+			}
+		}
+		return len(p), h, false
+	}
+	for _, mask := range []uint64{0x8000000000000000, 0xc000000000000000, 0xf000000000000000, 0xff00000000000000, maskL} {
+		for off := 0; off < 200; off++ {
+			for n := 0; n <= 80; n++ {
+				p := data[off*7 : off*7+n]
+				h := uint64(off) * 0x9e3779b97f4a7c15
+				k, hh, hit := gearScan(h, p, mask)
+				wk, wh, whit := simple(h, p, mask)
+				if k != wk || hh != wh || hit != whit {
+					t.Fatalf("mask %#x, offset %d, length %d: gearScan = %d, %#x, %v; want %d, %#x, %v", mask, off*7, n, k, hh, hit, wk, wh, whit)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestCompressRoundTrip(t *testing.T) {
@@ -126,4 +128,59 @@ func FuzzDecompress(f *testing.F) {
 			t.Fatal("round trip changed the data")
 		}
 	})
+}
+
+// TestCompressChecksumAsEncoder checks that compress, which adds the
+// frame's content checksum itself, stores exactly the bytes of zstd's
+// encoder with its checksum on (as dv stored before), and chooses raw for
+// exactly the same inputs: on random, CSV, text, zeros and mixed data, of
+// sizes from one byte to several zstd blocks and past ChunkMax.
+func TestCompressChecksumAsEncoder(t *testing.T) {
+	t.Parallel()
+	ref, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(encoderLevel),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(ChunkMax),
+		zstd.WithZeroFrames(true),
+		zstd.WithEncoderCRC(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	rnd := tstRand(21, 1<<20)
+	csv := benchCSV(22, 1<<20)
+	text := []byte(strings.Repeat("the quick brown fox jumps over the lazy dog\n", 30000))
+	mixed := append(append(append([]byte(nil), rnd[:100<<10]...), make([]byte, 60<<10)...), csv[:200<<10]...)
+	almost := append([]byte(nil), rnd[:ChunkMax]...) // random but for a few repeats
+	copy(almost[1000:], almost[:64])
+	copy(almost[100000:], almost[50000:50200])
+	inputs := map[string][]byte{"random": rnd, "csv": csv, "text": text, "zeros": make([]byte, 1<<20), "mixed": mixed, "almost random": almost}
+	sizes := []int{1, 2, 7, 64, 100, 1000, 4096, ChunkMin, 50_000, 128<<10 - 1, 128 << 10, 128<<10 + 1, 200_000, ChunkMax, ChunkMax + 1, 1 << 20}
+	var dst []byte
+	for name, in := range inputs {
+		for _, n := range sizes {
+			if n > len(in) {
+				continue
+			}
+			data := in[:n]
+			want := ref.EncodeAll(data, nil)
+			got, comp, err := compress(dst, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) < len(data) {
+				if comp != compZstd || !bytes.Equal(got, want) {
+					t.Fatalf("%s[:%d]: compress gave comp %d, %d bytes; the encoder with its checksum %d bytes (equal %v)",
+						name, n, comp, len(got), len(want), bytes.Equal(got, want))
+				}
+				dst = got[:0]
+			} else if comp != compRaw || !bytes.Equal(got, data) {
+				t.Fatalf("%s[:%d]: compress gave comp %d; want raw (the encoder's frame is %d bytes)", name, n, comp, len(want))
+			}
+			back, err := decompress(comp, got, n)
+			if err != nil || !bytes.Equal(back, data) {
+				t.Fatalf("%s[:%d]: round trip: %v", name, n, err)
+			}
+		}
+	}
 }

@@ -2,10 +2,12 @@ package objects
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -248,4 +250,104 @@ func FuzzReadPackEntries(f *testing.F) {
 			t.Fatal("entries do not re-encode to the trailer they came from")
 		}
 	})
+}
+
+// TestWriterConcurrentPacks puts objects of every size class (batched
+// small ones, large ones written on their own, compressible and not) from
+// several goroutines into one Writer, through more than two full packs:
+// every object must come back, every pack verify, nothing be left in tmp.
+func TestWriterConcurrentPacks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := tstStore(t)
+	w := s.NewWriter()
+	base := tstRand(77, 1<<20)
+	const goroutines = 4
+	perG := (5 * PackTargetSize / 2) / goroutines / (60 << 10) // objects average about 70 KiB
+	object := func(g, i int) []byte {
+		n := []int{1, 100, packDirectMin - 1, packDirectMin, packDirectMin + 1, ChunkMax / 2, ChunkMax}[i%7]
+		if i%7 >= 5 {
+			n = ChunkMax/2 + (g*perG+i)*977%(ChunkMax/2)
+		}
+		b := make([]byte, n)
+		off := (g*perG + i) * 4099 % (len(base) - ChunkMax)
+		copy(b, base[off:])
+		if i%11 == 3 {
+			copy(b, bytes.Repeat([]byte("compressible "), n/13)) // stored as zstd
+		}
+		if len(b) >= 8 {
+			binary.LittleEndian.PutUint64(b, uint64(g*perG+i))
+		}
+		return b
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perG {
+				if _, err := w.Put(ctx, TypeBlob, object(g, i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Packs < 3 {
+		t.Fatalf("stats %+v: want at least 3 packs", st)
+	}
+	if n := len(tstFiles(t, dir, TmpDir)); n != 0 {
+		t.Fatalf("%d temporary files left", n)
+	}
+	for _, name := range tstFiles(t, dir, PacksDir) {
+		b, err := os.ReadFile(filepath.Join(dir, PacksDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := ParseID(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := VerifyPack(b, id); err != nil {
+			t.Fatalf("pack %s: %v", name, err)
+		}
+	}
+	fresh := tstReopen(t, dir)
+	for g := range goroutines {
+		for i := range perG {
+			b := object(g, i)
+			tstLoad(t, fresh, Hash(TypeBlob, b), TypeBlob, b)
+		}
+	}
+	tstMustCheckClean(t, fresh)
+}
+
+// TestPackWriteError checks that a failed write fails the put and the
+// pack, and leaves no file behind.
+func TestPackWriteError(t *testing.T) {
+	dir := t.TempDir()
+	p, err := newPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = p.f.Close() // every write now fails
+	big := tstRand(5, packDirectMin)
+	if err := p.add(Hash(TypeBlob, big), TypeBlob, compRaw, big, len(big)); err == nil {
+		t.Fatal("add to a closed pack file succeeded")
+	}
+	if _, err := p.finish(dir); err == nil {
+		t.Fatal("finish after a failed write succeeded")
+	}
+	if n := len(tstFiles(t, dir, ".")); n != 0 {
+		t.Fatalf("%d files left", n)
+	}
 }

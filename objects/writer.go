@@ -104,7 +104,8 @@ func (w *Writer) putForce(ctx context.Context, id ID, t Type, data []byte) error
 }
 
 // append adds a stored object to the current pack, closing the pack when
-// it is full.
+// it is full. Its place in the pack is taken under the lock; its bytes are
+// written after (packWriter.reserve), before append returns.
 func (w *Writer) append(id ID, t Type, comp uint8, stored []byte, rawLen int) error {
 	var err error
 	w.mu.Lock()
@@ -124,17 +125,24 @@ func (w *Writer) append(id ID, t Type, comp uint8, stored []byte, rawLen int) er
 			return err
 		}
 	}
-	if err := w.cur.add(id, t, comp, stored, rawLen); err != nil {
-		w.err = err
+	p := w.cur
+	var wbuf [2]packWrite
+	ws := p.addEntry(wbuf[:0], id, t, comp, stored, rawLen)
+	w.pending[id] = true
+	var full *packWriter
+	if p.size() >= PackTargetSize {
+		full, w.cur = p, nil
+	}
+	w.mu.Unlock()
+
+	if err := p.do(ws); err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
 		w.mu.Unlock()
 		return err
 	}
-	w.pending[id] = true
-	var full *packWriter
-	if w.cur.size() >= PackTargetSize {
-		full, w.cur = w.cur, nil
-	}
-	w.mu.Unlock()
 
 	w.statsMu.Lock()
 	w.stats.Objects++
@@ -144,8 +152,9 @@ func (w *Writer) append(id ID, t Type, comp uint8, stored []byte, rawLen int) er
 
 	if full != nil {
 		// Sync and commit the full pack in the background, so that hashing
-		// and compressing go on while the disk catches up. At most
-		// maxFinishing packs wait at once; Flush waits for all.
+		// and compressing go on while the disk catches up (its writes
+		// still in flight are waited for). At most maxFinishing packs wait
+		// at once; Flush waits for all.
 		w.finishing <- struct{}{}
 		w.wg.Add(1)
 		go func() {
