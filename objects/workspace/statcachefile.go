@@ -175,18 +175,19 @@ func (w *cacheWriter) addRaw(raw []byte) {
 // add appends path's entry.
 func (w *cacheWriter) add(path string, e cacheEntry) {
 	w.f.offs = append(w.f.offs, len(w.f.b)-len(statHeader))
-	b := binary.LittleEndian.AppendUint32(w.f.b, uint32(len(path)))
-	b = append(b, path...)
+	w.f.b = binary.LittleEndian.AppendUint32(w.f.b, uint32(len(path)))
+	w.f.b = append(w.f.b, path...)
 	for _, v := range [...]uint64{uint64(e.st.Size), uint64(e.st.Mtime), uint64(e.st.Ctime), e.st.Ino, e.st.Mode} {
-		b = binary.LittleEndian.AppendUint64(b, v)
+		w.f.b = binary.LittleEndian.AppendUint64(w.f.b, v)
 	}
-	w.f.b = append(b, e.id[:]...)
+	w.f.b = append(w.f.b, e.id[:]...)
 }
 
 // finish returns the file's bytes and the decoded file they make.
 func (w *cacheWriter) finish() ([]byte, *cacheFile) {
 	sum := blake3.Sum256(w.f.b)
-	out := append(w.f.b, sum[:]...)
+	w.f.b = append(w.f.b, sum[:]...)
+	out := w.f.b
 	f := &cacheFile{b: out[len(statHeader) : len(out)-32], offs: w.f.offs, sorted: true}
 	return out, f
 }

@@ -79,10 +79,22 @@ func (w *walker) walk(ctx context.Context, d *dirNode) error {
 	return nil
 }
 
+// dirListing is what list gathers about one directory's entries.
+type dirListing struct {
+	abs    string
+	fd     int
+	cur    cacheCursor
+	key    []byte    // d.rel + "/" + the name being looked up
+	misses []fileJob // files the cache could not vouch for
+	missAt []int     // misses[i] is d.entries[missAt[i]]
+	hitAt  []int     // entries the cache vouched for, when storing
+	hitSt  []Stat    // their stats
+	ptrs   []string  // pointer files found
+}
+
 // list reads the entries of directory d (not below it).
 func (w *walker) list(d *dirNode) error {
-	s := w.s
-	abs := filepath.Join(s.root, filepath.FromSlash(d.rel))
+	abs := filepath.Join(w.s.root, filepath.FromSlash(d.rel))
 	f, fd, err := openDir(abs)
 	if err != nil {
 		return err
@@ -96,81 +108,95 @@ func (w *walker) list(d *dirNode) error {
 	// Entries are values in one slice that never grows (pointers to them
 	// stay valid): no allocation per file, and the slice is the tree's.
 	d.entries = make([]objects.TreeEntry, 0, len(names))
-	key := append(make([]byte, 0, len(d.rel)+64), d.rel...)
-	key = append(key, '/')
-	var misses []fileJob
-	var missAt []int // misses[i] is d.entries[missAt[i]]
-	var hitAt []int  // entries the cache vouched for, when storing
-	var hitSt []Stat // their stats
-	var ptrs []string
-	cur := s.cache.cursor()
+	l := &dirListing{abs: abs, fd: fd, cur: w.s.cache.cursor()}
+	l.key = append(make([]byte, 0, len(d.rel)+64), d.rel...)
+	l.key = append(l.key, '/')
 	for _, name := range names {
-		if name == ".git" || name == DirName {
-			continue // never data: a nested repository or store
+		if err := w.entry(d, l, name); err != nil {
+			return err
 		}
-		if strings.HasPrefix(name, checkoutTempPrefix) {
-			s.removeTemp(filepath.Join(abs, name))
-			continue
-		}
-		if err := objects.ValidName(name); err != nil {
-			return fmt.Errorf("%s/%s: %w", d.rel, name, err)
-		}
-		var sys unix.Stat_t
-		if err := ignoringEINTR(func() error { return unix.Fstatat(fd, name, &sys, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
-			return &fs.PathError{Op: "lstat", Path: filepath.Join(abs, name), Err: err}
-		}
-		st := statOfSys(&sys)
-		e := objects.TreeEntry{Name: name}
-		switch t := fs.FileMode(st.Mode).Type(); {
-		case t.IsDir():
-			e.Type = objects.EntryDir
-			sub := &dirNode{rel: d.rel + "/" + name}
-			d.subIdx = append(d.subIdx, len(d.entries))
-			d.subdirs = append(d.subdirs, sub)
-		case t&fs.ModeSymlink != 0:
-			rel := d.rel + "/" + name
-			target, err := os.Readlink(filepath.Join(abs, name))
-			if err != nil {
-				return err
-			}
-			if err := checkLink(rel, target); err != nil {
-				return err
-			}
-			e.Type, e.Target = objects.EntrySymlink, target
-		case t.IsRegular():
-			e.Type, e.Size, e.Exec = objects.EntryFile, st.Size, st.Mode&0o100 != 0
-			key = append(key[:len(d.rel)+1], name...)
-			if s.findPointers && len(name) > len(pointer.Ext) && strings.HasSuffix(name, pointer.Ext) {
-				ptrs = append(ptrs, d.rel+"/"+strings.TrimSuffix(name, pointer.Ext))
-			}
-			if id, ok := cur.lookup(key, st); ok {
-				e.ID = id
-				if s.w != nil {
-					hitAt, hitSt = append(hitAt, len(d.entries)), append(hitSt, st)
-				}
-			} else {
-				misses = append(misses, fileJob{rel: d.rel + "/" + name, st: st})
-				missAt = append(missAt, len(d.entries))
-			}
-		default:
-			return fmt.Errorf("%s/%s: special file (%s) cannot be tracked", d.rel, name, t)
-		}
-		d.entries = append(d.entries, e)
 	}
-	if len(d.subdirs) == 0 && len(misses) == 0 {
+	w.settle(d, l)
+	return nil
+}
+
+// entry adds the entry name of directory d, looking a regular file up in
+// the stat cache.
+func (w *walker) entry(d *dirNode, l *dirListing, name string) error {
+	s := w.s
+	if name == ".git" || name == DirName {
+		return nil // never data: a nested repository or store
+	}
+	if strings.HasPrefix(name, checkoutTempPrefix) {
+		s.removeTemp(filepath.Join(l.abs, name))
+		return nil
+	}
+	if err := objects.ValidName(name); err != nil {
+		return fmt.Errorf("%s/%s: %w", d.rel, name, err)
+	}
+	var sys unix.Stat_t
+	if err := ignoringEINTR(func() error { return unix.Fstatat(l.fd, name, &sys, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+		return &fs.PathError{Op: "lstat", Path: filepath.Join(l.abs, name), Err: err}
+	}
+	st := statOfSys(&sys)
+	e := objects.TreeEntry{Name: name}
+	switch t := fs.FileMode(st.Mode).Type(); {
+	case t.IsDir():
+		e.Type = objects.EntryDir
+		sub := &dirNode{rel: d.rel + "/" + name}
+		d.subIdx = append(d.subIdx, len(d.entries))
+		d.subdirs = append(d.subdirs, sub)
+	case t&fs.ModeSymlink != 0:
+		rel := d.rel + "/" + name
+		target, err := os.Readlink(filepath.Join(l.abs, name))
+		if err != nil {
+			return err
+		}
+		if err := checkLink(rel, target); err != nil {
+			return err
+		}
+		e.Type, e.Target = objects.EntrySymlink, target
+	case t.IsRegular():
+		e.Type, e.Size, e.Exec = objects.EntryFile, st.Size, st.Mode&0o100 != 0
+		l.key = append(l.key[:len(d.rel)+1], name...)
+		if s.findPointers && len(name) > len(pointer.Ext) && strings.HasSuffix(name, pointer.Ext) {
+			l.ptrs = append(l.ptrs, d.rel+"/"+strings.TrimSuffix(name, pointer.Ext))
+		}
+		if id, ok := l.cur.lookup(l.key, st); ok {
+			e.ID = id
+			if s.w != nil {
+				l.hitAt, l.hitSt = append(l.hitAt, len(d.entries)), append(l.hitSt, st)
+			}
+		} else {
+			l.misses = append(l.misses, fileJob{rel: d.rel + "/" + name, st: st})
+			l.missAt = append(l.missAt, len(d.entries))
+		}
+	default:
+		return fmt.Errorf("%s/%s: special file (%s) cannot be tracked", d.rel, name, t)
+	}
+	d.entries = append(d.entries, e)
+	return nil
+}
+
+// settle finishes directory d after its entries: its digest when final,
+// the store check of what the cache vouched for, progress, and the files
+// and pointers it hands to the walk.
+func (w *walker) settle(d *dirNode, l *dirListing) {
+	s := w.s
+	if len(d.subdirs) == 0 && len(l.misses) == 0 {
 		// The entries are final: digest them here, in parallel with the
 		// other directories, rather than in buildTree.
 		d.digest, d.digestSet = treeDigest(d.entries), true
 	}
-	if len(hitAt) > 0 && !(d.digestSet && s.treeHeld(d)) {
+	if len(l.hitAt) > 0 && !(d.digestSet && s.treeHeld(d)) {
 		// Storing: each file the cache vouched for must still be in the
 		// store, or it is read (and stored) again.
-		for i, k := range hitAt {
+		for i, k := range l.hitAt {
 			if e := &d.entries[k]; !s.w.Has(e.ID) {
 				e.ID = objects.ID{}
 				d.digestSet = false
-				misses = append(misses, fileJob{rel: d.rel + "/" + e.Name, st: hitSt[i]})
-				missAt = append(missAt, k)
+				l.misses = append(l.misses, fileJob{rel: d.rel + "/" + e.Name, st: l.hitSt[i]})
+				l.missAt = append(l.missAt, k)
 			}
 		}
 	}
@@ -183,20 +209,19 @@ func (w *walker) list(d *dirNode) error {
 	if hit > 0 {
 		s.report(hit)
 	}
-	if len(ptrs) > 0 {
+	if len(l.ptrs) > 0 {
 		w.mu.Lock()
-		w.pointers = append(w.pointers, ptrs...)
+		w.pointers = append(w.pointers, l.ptrs...)
 		w.mu.Unlock()
 	}
-	if len(misses) > 0 {
-		for i, k := range missAt {
-			misses[i].e = &d.entries[k]
+	if len(l.misses) > 0 {
+		for i, k := range l.missAt {
+			l.misses[i].e = &d.entries[k]
 		}
 		w.mu.Lock()
-		w.files = append(w.files, misses...)
+		w.files = append(w.files, l.misses...)
 		w.mu.Unlock()
 	}
-	return nil
 }
 
 // openDir opens a directory for reading its names, and returns its
