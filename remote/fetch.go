@@ -30,8 +30,8 @@ type BlobSink interface {
 	Blob(id objects.ID, data []byte)
 }
 
-// Fetched holds the decoded trees, lists and records a fetch stored, by
-// id, for a sink to plan with before they are readable from the store.
+// Fetched holds the decoded trees and lists a fetch stored, by id, for a
+// sink to plan with before they are readable from the store.
 type Fetched map[objects.ID][]byte
 
 // Fetch downloads every object reachable from roots that the local store
@@ -44,9 +44,9 @@ func (s *Syncer) Fetch(ctx context.Context, roots []objects.ID) (FetchStats, err
 
 // FetchInto is Fetch, and with prepare it also hands every fetched blob to
 // a sink: the trees, lists and records are fetched first (the blobs they
-// name wait), then prepare makes the sink from them, then the blobs are
-// fetched. Everything is stored by one writer, durable at the end, as in
-// Fetch.
+// name wait), then prepare makes the sink from the trees and lists, then
+// the blobs are fetched. Everything is stored by one writer, durable at
+// the end, as in Fetch.
 func (s *Syncer) FetchInto(ctx context.Context, roots []objects.ID, prepare func(context.Context, Fetched) BlobSink) (FetchStats, error) {
 	var st FetchStats
 	ridx, err := s.LoadIndex(ctx)
@@ -148,7 +148,7 @@ func (s *Syncer) localChildren(ctx context.Context, id objects.ID) ([]objects.ID
 type childMap struct {
 	mu   sync.Mutex
 	m    map[objects.ID][]objects.ID
-	meta Fetched // when not nil, the decoded objects themselves too
+	meta Fetched // when not nil, the decoded trees and lists themselves too
 }
 
 func (c *childMap) get(id objects.ID) ([]objects.ID, bool) {
@@ -158,11 +158,11 @@ func (c *childMap) get(id objects.ID) ([]objects.ID, bool) {
 	return k, ok
 }
 
-func (c *childMap) set(id objects.ID, kids []objects.ID, data []byte) {
+func (c *childMap) set(e objects.Entry, kids []objects.ID, data []byte) {
 	c.mu.Lock()
-	c.m[id] = kids
-	if c.meta != nil {
-		c.meta[id] = bytes.Clone(data) // data may be the read buffer
+	c.m[e.ID] = kids
+	if c.meta != nil && (e.Type == objects.TypeTree || e.Type == objects.TypeList) {
+		c.meta[e.ID] = bytes.Clone(data) // data may be the read buffer
 	}
 	c.mu.Unlock()
 }
@@ -283,7 +283,7 @@ func (s *Syncer) fetchSpan(ctx context.Context, ridx *Index, sp span, rs *rangeS
 			if err != nil {
 				return local, stored, err
 			}
-			known.set(e.ID, c, data)
+			known.set(e, c, data)
 			if wanted[e.ID] {
 				local = append(local, c)
 			}
